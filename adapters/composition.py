@@ -1,0 +1,48 @@
+"""The composition root: one configuration of everything, built from ``Settings``.
+
+Every entry point (CLI, HTTP, scheduler, tests) builds its objects here, so the store is chosen
+in one place and nothing relies on the process environment behind our back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from adapters.settings import Settings
+from domain.application import ConventionsApp
+
+
+def event_store_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for the chosen store."""
+    if settings.store == "memory":
+        env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    elif settings.store == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.events_sqlite_path()),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    else:
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": settings.postgres_dbname,
+            "POSTGRES_HOST": settings.postgres_host,
+            "POSTGRES_PORT": str(settings.postgres_port),
+            "POSTGRES_USER": settings.postgres_user,
+            "POSTGRES_PASSWORD": settings.postgres_password,
+            "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+            "CREATE_TABLE": "y",
+        }
+        if settings.postgres_schema:
+            env["POSTGRES_SCHEMA"] = settings.postgres_schema
+    if settings.cipher_key:
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_KEY"] = settings.cipher_key
+    return env
+
+
+def build_app(settings: Settings | None = None, clock: Callable[[], date] | None = None) -> ConventionsApp:
+    settings = settings or Settings()
+    return ConventionsApp(env=event_store_env(settings), clock=clock)

@@ -1,0 +1,41 @@
+"""Settings from the environment (prefix ``CONVENTIONS_``), with the embedded SQLite default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONVENTIONS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite files live.")
+    store: Literal["sqlite", "postgres", "memory"] = "sqlite"
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_dbname: str = "conventions"
+    postgres_schema: str = ""
+    postgres_pool_size: int = 5
+
+    cipher_key: str | None = Field(default=None, description="AES key: encrypts event payloads at rest.")
+
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    timezone: str = "Europe/Paris"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    http_workers: int = 1
+
+    def events_sqlite_path(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    def projections_sqlite_path(self) -> Path:
+        return self.data_dir / "projections.sqlite"

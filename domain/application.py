@@ -1,0 +1,406 @@
+"""``ConventionsApp``: the application service every adapter calls.
+
+Each command loads the convention, lets it decide, and saves its events together with a command
+receipt in one transaction: a retried command id returns the first result and writes nothing; a
+concurrent writer makes the save fail and surfaces as ``ConcurrentModification``; a caller's
+stale ``expected_version`` is refused before anything is decided (``StaleVersion``).
+
+The store is chosen by the ``env`` given by the composition root (``PERSISTENCE_MODULE``...):
+in-memory (POPO) for unit tests, SQLite by default, PostgreSQL in production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+
+from domain import events as ev
+from domain.convention import CommandMeta, Convention
+from domain.errors import (
+    ConcurrentModification,
+    ForbiddenTransition,
+    IdempotencyKeyReused,
+    NotEligible,
+    NotFound,
+    StaleVersion,
+)
+from domain.identifiers import command_receipt_id, convention_id, doctor_registration_id
+from domain.mapping import OrjsonTranscoder, PydanticMapper
+from domain.receipts import CommandReceipt, DoctorRegistration
+from domain.values import Option, Policies, Profile, SuspensionGround, TerminatedBy
+
+Clock = Callable[[], date]
+
+
+class ConventionsApp(Application[UUID]):
+    """Intention-revealing commands and queries over the conventions' event store."""
+
+    name = "conventions"
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None) -> None:
+        super().__init__(env)
+        self.clock: Clock = clock or date.today
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PydanticMapper)
+
+    # ================================================================== commands
+    def sign(self, meta: CommandMeta, *, policies: Policies | None = None, **fields: Any) -> dict[str, Any]:
+        """Sign a convention; the doctor may hold only one active convention (R8)."""
+        meta = _with_command_id(meta)
+        fp = _fingerprint("sign", fields, policies.model_dump(mode="json") if policies else None)
+        if (first := self._first_result(meta.command_id, fp)) is not None:
+            return first
+        conv = Convention.sign(meta, policies=policies, **fields)
+        if conv.id in self.repository:
+            raise ForbiddenTransition(
+                "convention_exists",
+                f"La convention n° {conv.number} de la CPAM {conv.cpam_code} existe déjà.",
+            )
+        registration = self._registration(conv.rpps, meta)
+        if registration.active_convention is not None:
+            other = self._get(registration.active_convention)
+            raise NotEligible(
+                "doctor_has_active_convention",
+                f"Le médecin {conv.rpps} détient déjà la convention active n° {other.number} (CPAM {other.cpam_code}).",
+                "rpps",
+            )
+        registration.set_active(conv.id, self._event_meta(meta))
+        result = {"id": str(conv.id), "version": conv.version}
+        self._save(meta.command_id, fp, result, conv, registration)
+        return result
+
+    def hire(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        hired_on: date,
+        fte: Decimal,
+        profile: Profile,
+        employer_siret: str | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        return self._command("hire", conv_id, meta, expected_version, lambda c, m: c.hire(
+            m, hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret),
+            hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret)  # fmt: skip
+
+    def replace_assistant(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        on: date,
+        fte: Decimal,
+        profile: Profile,
+        employer_siret: str | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        return self._command("replace_assistant", conv_id, meta, expected_version, lambda c, m: c.replace_assistant(
+            m, on=on, fte=fte, profile=profile, employer_siret=employer_siret),
+            on=on, fte=fte, profile=profile, employer_siret=employer_siret)  # fmt: skip
+
+    def assistant_left(
+        self, conv_id: UUID, meta: CommandMeta, *, left_on: date, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        return self._command("assistant_left", conv_id, meta, expected_version,
+                             lambda c, m: c.assistant_left(m, left_on=left_on), left_on=left_on)  # fmt: skip
+
+    def complete_training(
+        self, conv_id: UUID, meta: CommandMeta, *, completed_on: date, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        return self._command("complete_training", conv_id, meta, expected_version,
+                             lambda c, m: c.complete_training(m, completed_on=completed_on),
+                             completed_on=completed_on)  # fmt: skip
+
+    def set_objective(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        from_year: int,
+        target_patients: int,
+        on: date | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        on = on or self.clock()
+        return self._command("set_objective", conv_id, meta, expected_version, lambda c, m: c.set_objective(
+            m, from_year=from_year, target_patients=target_patients, on=on),
+            from_year=from_year, target_patients=target_patients, on=on)  # fmt: skip
+
+    def record_attainment(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        year: int,
+        observed_patients: int,
+        on: date | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        on = on or self.clock()
+        return self._command("record_attainment", conv_id, meta, expected_version, lambda c, m: c.record_attainment(
+            m, year=year, observed_patients=observed_patients, on=on),
+            year=year, observed_patients=observed_patients, on=on)  # fmt: skip
+
+    def record_payment(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        instalment: str,
+        paid_on: date,
+        reference: str,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        return self._command("record_payment", conv_id, meta, expected_version, lambda c, m: c.record_payment(
+            m, instalment=instalment, paid_on=paid_on, reference=reference),
+            instalment=instalment, paid_on=paid_on, reference=reference)  # fmt: skip
+
+    def suspend(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        from_date: date,
+        ground: SuspensionGround,
+        agreement_date: date,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        return self._command("suspend", conv_id, meta, expected_version, lambda c, m: c.suspend(
+            m, from_date=from_date, ground=ground, agreement_date=agreement_date),
+            from_date=from_date, ground=ground, agreement_date=agreement_date)  # fmt: skip
+
+    def reactivate(
+        self, conv_id: UUID, meta: CommandMeta, *, from_date: date, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        return self._command("reactivate", conv_id, meta, expected_version,
+                             lambda c, m: c.reactivate(m, from_date=from_date), from_date=from_date)  # fmt: skip
+
+    def hold_review(
+        self, conv_id: UUID, meta: CommandMeta, *, held_on: date, notes: str = "", expected_version: int | None = None
+    ) -> dict[str, Any]:
+        return self._command("hold_review", conv_id, meta, expected_version,
+                             lambda c, m: c.hold_review(m, held_on=held_on, notes=notes),
+                             held_on=held_on, notes=notes)  # fmt: skip
+
+    def change_option(
+        self, conv_id: UUID, meta: CommandMeta, *, option: Option, from_date: date, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        return self._command("change_option", conv_id, meta, expected_version,
+                             lambda c, m: c.change_option(m, option=option, from_date=from_date),
+                             option=option, from_date=from_date)  # fmt: skip
+
+    def terminate(
+        self,
+        conv_id: UUID,
+        meta: CommandMeta,
+        *,
+        on: date,
+        by: TerminatedBy,
+        ground: str,
+        letter_date: date | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """R17: end the convention, settle the year and free the doctor for a new signature."""
+
+        def action(conv: Convention, m: CommandMeta) -> tuple[Any, list[Any]]:
+            settlement = conv.terminate(m, on=on, by=by, ground=ground, letter_date=letter_date)
+            registration = self._registration(conv.rpps, m)
+            if registration.active_convention == conv.id:
+                registration.set_active(None, self._event_meta(m))
+            return settlement, [registration]
+
+        return self._command("terminate", conv_id, meta, expected_version, action,
+                             on=on, by=by, ground=ground, letter_date=letter_date)  # fmt: skip
+
+    def record_due(self, conv_id: UUID, meta: CommandMeta, *, today: date) -> int:
+        """Record what fell due on one convention up to ``today``. Idempotent by nature, so no
+        receipt: a concurrent write is retried on fresh state."""
+        meta = _with_command_id(meta)
+        for attempt in range(3):
+            conv = self._get(conv_id)
+            count = conv.record_due(meta, today=today)
+            if not count:
+                return 0
+            try:
+                self.save(conv)
+                return count
+            except IntegrityError:
+                if attempt == 2:
+                    raise ConcurrentModification(
+                        "concurrent_modification",
+                        "La convention a été modifiée pendant l'échéancement ; relancer.",
+                    ) from None
+        return 0  # pragma: no cover
+
+    def tick(
+        self,
+        meta: CommandMeta,
+        *,
+        today: date,
+        ids: list[UUID] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, int]:
+        """Record what fell due up to ``today`` on the given conventions (default: all)."""
+        meta = _with_command_id(meta)
+        conventions = events = 0
+        for cid in ids if ids is not None else self.convention_ids():
+            n = self.record_due(cid, meta, today=today)
+            conventions += 1 if n else 0
+            events += n
+            if progress:
+                progress(1)
+        return {"conventions": conventions, "events": events}
+
+    # ================================================================== queries
+    def get(self, conv_id: UUID, *, version: int | None = None, as_of: date | None = None) -> Convention:
+        """The convention now, at a version (audit replay) or as of a business date."""
+        if as_of is not None:
+            events = [e for e in self.events.get(conv_id) if e.effective_date <= as_of]
+            if not events:
+                if conv_id in self.repository:
+                    raise NotFound("not_yet_signed", f"La convention n'était pas signée au {as_of}.")
+                raise _unknown(conv_id)
+            return Convention.replay(events)
+        if version is not None and version < 1:
+            raise NotFound("unknown_version", "Les versions commencent à 1.", "version")
+        conv = self._get(conv_id, version)
+        if version is not None and conv.version != version:
+            raise NotFound("unknown_version", f"La convention n'a que {conv.version} versions.", "version")
+        return conv
+
+    def history(self, conv_id: UUID) -> list[ev.Event]:
+        events = list(self.events.get(conv_id))
+        if not events:
+            raise _unknown(conv_id)
+        return events  # type: ignore[return-value]
+
+    def convention_ids(self, page: int = 1000) -> Iterator[UUID]:
+        """Every convention, in signature order, read from the notification log."""
+        start = 1
+        while True:
+            rows = self.recorder.select_notifications(start, page, topics=[ev.Signed.TOPIC])
+            for n in rows:
+                yield n.originator_id
+            if len(rows) < page:
+                return
+            start = rows[-1].id + 1
+
+    def find(self, cpam_code: str, number: str) -> UUID:
+        cid = convention_id(cpam_code, number)
+        if cid not in self.repository:
+            raise _unknown(cid)
+        return cid
+
+    # ================================================================== plumbing
+    def _command(
+        self,
+        name: str,
+        conv_id: UUID,
+        meta: CommandMeta,
+        expected_version: int | None,
+        action: Callable[[Convention, CommandMeta], Any],
+        **args: Any,
+    ) -> dict[str, Any]:
+        meta = _with_command_id(meta)
+        fp = _fingerprint(name, str(conv_id), args)
+        if (first := self._first_result(meta.command_id, fp)) is not None:
+            return first
+        conv = self._get(conv_id)
+        if expected_version is not None and conv.version != expected_version:
+            raise StaleVersion(
+                "stale_version",
+                f"La convention est en version {conv.version}, pas {expected_version} : recharger avant de modifier.",
+            )
+        before = conv.version
+        outcome = action(conv, meta)
+        others: list[Any] = []
+        if isinstance(outcome, tuple):
+            outcome, others = outcome
+        result = {
+            "id": str(conv.id),
+            "version": before + len(conv.pending_events),
+            "recorded": len(conv.pending_events),
+            "value": _jsonable(outcome),
+        }
+        self._save(meta.command_id, fp, result, conv, *others)
+        return result
+
+    def _save(self, command_id: str, fp: str, result: dict[str, Any], *aggregates: Any) -> None:
+        receipt = CommandReceipt.issue(
+            command_id=command_id, fingerprint=fp, result=result,
+            event_meta=self._event_meta(CommandMeta(actor="system", command_id=command_id)),
+        )  # fmt: skip
+        try:
+            self.save(*aggregates, receipt)
+        except IntegrityError:
+            if self._first_result(command_id, fp) is not None:
+                return  # a retry of ours won the race: the first result stands
+            raise ConcurrentModification(
+                "concurrent_modification",
+                "La convention a été modifiée par quelqu'un d'autre entre-temps : recharger et recommencer.",
+            ) from None
+
+    def _first_result(self, command_id: str, fp: str) -> dict[str, Any] | None:
+        try:
+            receipt: CommandReceipt = self.repository.get(command_receipt_id(command_id))
+        except AggregateNotFoundError:
+            return None
+        if receipt.fingerprint != fp:
+            raise IdempotencyKeyReused(
+                "idempotency_key_reused",
+                f"L'identifiant de commande « {command_id} » a déjà servi pour une autre commande.",
+                "command_id",
+            )
+        return receipt.result
+
+    def _registration(self, rpps: str, meta: CommandMeta) -> DoctorRegistration:
+        try:
+            return self.repository.get(doctor_registration_id(rpps))
+        except AggregateNotFoundError:
+            return DoctorRegistration.open(rpps, self._event_meta(meta))
+
+    def _get(self, conv_id: UUID, version: int | None = None) -> Convention:
+        try:
+            agg = self.repository.get(conv_id, version=version)
+        except AggregateNotFoundError:
+            raise _unknown(conv_id) from None
+        if not isinstance(agg, Convention):
+            raise _unknown(conv_id)
+        return agg
+
+    def _event_meta(self, meta: CommandMeta) -> dict[str, Any]:
+        return {
+            "effective_date": self.clock(), "actor": meta.actor, "reason": meta.reason,
+            "command_id": meta.command_id, "request_id": meta.request_id,
+        }  # fmt: skip
+
+
+def _unknown(conv_id: UUID) -> NotFound:
+    return NotFound("unknown_convention", f"Convention {conv_id} inconnue.", "id")
+
+
+def _with_command_id(meta: CommandMeta) -> CommandMeta:
+    return meta if meta.command_id else replace(meta, command_id=str(uuid4()))
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=str))
+
+
+def _fingerprint(*parts: Any) -> str:
+    data = orjson.dumps(parts, default=str, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,98 @@
+"""Value types of the glossary: options, tiers, statuses, policies."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Option(StrEnum):
+    """Funded working time (ETP)."""
+
+    THIRD = "THIRD"
+    HALF = "HALF"
+    FULL = "FULL"
+
+    @property
+    def fte(self) -> Decimal:
+        return {"THIRD": Decimal("0.33"), "HALF": Decimal("0.5"), "FULL": Decimal("1")}[self.value]
+
+
+class Tier(StrEnum):
+    BASE = "BASE"
+    RAISED = "RAISED"
+    MAX = "MAX"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+class Modulation(StrEnum):
+    PROPORTIONAL = "proportional"
+    STEPS = "steps"
+
+
+class Profile(StrEnum):
+    NURSE = "nurse"
+    CARE_AIDE = "care_aide"
+    CHILDCARE_AIDE = "childcare_aide"
+    SECRETARY = "secretary"
+    OTHER = "other"
+
+    @property
+    def training(self) -> str:
+        """R12: care profiles take the adaptation course (FAE), others the full CQP."""
+        return "FAE" if self in (Profile.NURSE, Profile.CARE_AIDE, Profile.CHILDCARE_AIDE) else "CQP"
+
+
+class SuspensionGround(StrEnum):
+    LONG_ABSENCE = "long_absence"
+    REPLACEMENT_DIFFICULTY = "replacement_difficulty"
+
+
+class TerminatedBy(StrEnum):
+    DOCTOR = "doctor"
+    CPAM = "cpam"
+
+
+class InstalmentKind(StrEnum):
+    FULL = "full"
+    ADVANCE = "advance"
+    BALANCE = "balance"
+    SETTLEMENT = "settlement"
+
+
+SPECIALTIES = (
+    "general_practice", "radiology", "radiotherapy", "stomatology", "anaesthesia", "pathology",
+    "nuclear_medicine", "surgery", "ent", "gynaecology", "paediatrics", "cardiology",
+    "dermatology", "psychiatry", "other",
+)  # fmt: skip
+
+
+class Policies(BaseModel):
+    """The policies in force, recorded on the convention at signature so replay never drifts.
+
+    Defaults are those of RULES.md for rules marked *unconfirmed*.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    modulation: Modulation = Modulation.PROPORTIONAL  # R4
+    pause_clock: bool = True  # R16
+    review_grace_days: int = 30  # R11
+    payment_schedule: str = "default-2024"  # R6
+    training_deadline_years: int = 2  # R12
+    termination_notice_months: int = 2  # R17
+
+
+CENT = Decimal("0.01")
+
+
+def to_cents(value: Decimal) -> Decimal:
+    """Money is exact to the cent, rounded half-up (R4)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)

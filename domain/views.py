@@ -1,0 +1,90 @@
+"""Plain-data views of a convention and of its history, shared by the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from domain.convention import Convention
+from domain.events import Event
+
+_META = {
+    "originator_id", "originator_version", "timestamp", "effective_date", "actor", "reason",
+    "command_id", "request_id", "originator_topic",
+}  # fmt: skip
+
+
+def convention_view(conv: Convention, today: date | None = None) -> dict[str, Any]:
+    """The state an operator reads: identity, status, calendar, money, reviews."""
+    started = [y.start for _, y in sorted(conv.years.items())]
+    nxt = conv.year_start(conv.contract_year + 1)
+    if conv.terminated_on is None or (nxt is not None and nxt < conv.terminated_on):
+        started.append(nxt)  # the next anniversary (None while a suspension is open)
+    assistant = conv.assistant
+    return {
+        "id": str(conv.id),
+        "version": conv.version,
+        "number": conv.number,
+        "cpam_code": conv.cpam_code,
+        "status": conv.status.value,
+        "doctor": {
+            "rpps": conv.rpps, "name": conv.doctor_name, "specialty": conv.specialty,
+            "sector": conv.sector, "optam": conv.optam, "newly_installed": conv.newly_installed,
+            "mep": conv.mep, "zip_area": conv.zip_area,
+        },
+        "option": conv.option_on(today or conv.year_start(max(conv.contract_year, 1)) or conv.effective_from).value,
+        "tier": conv.tier.value,
+        "percentile": conv.percentile,
+        "signed_on": conv.signed_on,
+        "effective_date": conv.effective_from,
+        "contract_year": conv.contract_year,
+        "anniversaries": started,
+        "end_of_term": conv.anniversary(5 * (1 + max(conv.contract_year - 1, 0) // 5)),
+        "policies": conv.policies.model_dump(mode="json"),
+        "patients": {"initial": conv.initial_patients, "target": conv.target_patients},
+        "assistant": None if assistant is None else {
+            "hired_on": assistant.hired_on, "fte": assistant.fte, "profile": assistant.profile.value,
+            "training": assistant.training, "training_deadline": assistant.training_deadline,
+            "trained_on": assistant.trained_on, "employer_siret": assistant.employer_siret,
+        },
+        "years": [
+            {"year": y.year, "start": y.start, "regime": y.regime, "option": y.option.value,
+             "full_amount": y.full_amount}
+            for _, y in sorted(conv.years.items())
+        ],
+        "attainments": [
+            {"year": a.year, "observed_patients": a.observed_patients, "target_patients": a.target_patients,
+             "attainment": a.attainment, "recorded_on": a.recorded_on}
+            for _, a in sorted(conv.attainments.items())
+        ],
+        "instalments": [
+            {"id": i.instalment_id, "year": i.year, "kind": i.kind.value, "fell_due_on": i.fell_due_on,
+             "due_date": i.due_date, "amount": i.amount, "status": i.status, "paid_on": i.paid_on,
+             "payment_reference": i.payment_reference, "basis": i.basis}
+            for i in sorted(conv.instalments.values(), key=lambda i: (i.fell_due_on, i.instalment_id))
+        ],
+        "reviews": [
+            {"k": r.k, "due_date": r.due_date, "held_on": r.held_on, "notes": r.notes}
+            for _, r in sorted(conv.reviews.items())
+        ],
+        "suspensions": [{"from": p.start, "to": p.end, "days": p.days} for p in conv.pauses],
+        "terminated_on": conv.terminated_on,
+        "terminated_by": conv.terminated_by.value if conv.terminated_by else None,
+        "termination_ground": conv.termination_ground,
+    }  # fmt: skip
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    """One event for the audit trail: when it took effect, when and by whom it was recorded."""
+    data = {k: v for k, v in event.model_dump(mode="json").items() if k not in _META}
+    return {
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "effective_date": event.effective_date,
+        "recorded_at": event.timestamp,
+        "actor": event.actor,
+        "reason": event.reason,
+        "command_id": event.command_id,
+        "request_id": event.request_id,
+        "data": data,
+    }
