@@ -1,0 +1,173 @@
+"""The nightly job as a plain, idempotent function: ``run_due``.
+
+It asks an injected source which conventions have something due up to ``today`` (the calendar
+read model in production), and lets each convention record what fell due, each item on the date
+it fell due (``ConventionsApp.record_due``). The aggregate never records an item twice, so a
+second run records nothing, and a run after days of downtime records the missed items with their
+own dates. Each convention is saved in its own transaction: a crash in the middle leaves the
+conventions done so far done, and the next run does the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from domain import events as ev
+from domain.application import ConventionsApp
+from domain.convention import CommandMeta
+from domain.errors import DomainError
+
+FindDue = Callable[[date], Iterable[UUID]]
+"""Which conventions have something due on or before a date (must never miss one)."""
+
+CatchUp = Callable[[], Any]
+"""Bring the read models up to the end of the event log."""
+
+# What the scheduler records; everything else is an operator's doing.
+SCHEDULED_TOPICS = [ev.YearStarted.TOPIC, ev.InstalmentDue.TOPIC, ev.ReviewDue.TOPIC, ev.Renewed.TOPIC]
+
+log = structlog.get_logger()
+
+
+@dataclass
+class ConventionFailure:
+    convention_id: UUID
+    code: str
+    message: str
+
+
+@dataclass
+class RunReport:
+    """What one run did, for the logs and for the operator."""
+
+    today: date
+    found: int = 0  # conventions the source said were due
+    conventions: int = 0  # conventions on which something was recorded
+    events: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    failures: list[ConventionFailure] = field(default_factory=list)
+    seconds_catch_up: float = 0.0
+    seconds_find: float = 0.0
+    seconds_record: float = 0.0
+    seconds_total: float = 0.0
+
+    @property
+    def seconds_scheduler(self) -> float:
+        """The scheduler's own work: everything but the commands it records."""
+        return self.seconds_total - self.seconds_record
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "today": self.today.isoformat(),
+            "found": self.found,
+            "conventions": self.conventions,
+            "events": self.events,
+            "by_type": dict(self.by_type),
+            "failures": [
+                {"convention_id": str(f.convention_id), "code": f.code, "message": f.message} for f in self.failures
+            ],
+            "seconds": {
+                "total": round(self.seconds_total, 4),
+                "catch_up": round(self.seconds_catch_up, 4),
+                "find": round(self.seconds_find, 4),
+                "record": round(self.seconds_record, 4),
+                "scheduler": round(self.seconds_scheduler, 4),
+            },
+        }
+
+
+def scheduler_meta(today: date, actor: str = "scheduler") -> CommandMeta:
+    """The scheduler's identity on the events it records; the command id names the run's date."""
+    return CommandMeta(actor=actor, reason="échéancier", command_id=f"due:{today.isoformat()}")
+
+
+def run_due(
+    app: ConventionsApp,
+    find_due: FindDue,
+    today: date,
+    meta: CommandMeta | None = None,
+    *,
+    catch_up: CatchUp | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunReport:
+    """Record what fell due up to ``today`` on every convention the source names. Idempotent.
+
+    The read models are caught up before asking what is due (so the answer is fresh) and after
+    (so the work queue shows the run's effect). A refusal of one convention is logged and
+    reported; it does not stop the run. Anything else (store unreachable) ends the run: the next
+    run resumes where it stopped, and nothing is ever recorded twice.
+    """
+    meta = meta or scheduler_meta(today)
+    report = RunReport(today=today)
+    started = time.perf_counter()
+    if catch_up is not None:
+        t = time.perf_counter()
+        catch_up()
+        report.seconds_catch_up += time.perf_counter() - t
+    t = time.perf_counter()
+    ids = list(dict.fromkeys(find_due(today)))  # de-duplicated, order kept
+    report.seconds_find = time.perf_counter() - t
+    report.found = len(ids)
+    first_position = app.recorder.max_notification_id() or 0
+    for conv_id in ids:
+        t = time.perf_counter()
+        try:
+            n = app.record_due(conv_id, meta, today=today)
+        except DomainError as error:
+            report.failures.append(ConventionFailure(conv_id, error.code, error.message))
+            log.warning("due.failed", convention_id=str(conv_id), code=error.code, error=error.message)
+            n = 0
+        finally:
+            report.seconds_record += time.perf_counter() - t
+        if n:
+            report.conventions += 1
+            report.events += n
+        if progress is not None:
+            progress(1)
+    if report.events:
+        report.by_type = _recorded_by_type(app, first_position, meta.command_id)
+    if catch_up is not None:
+        t = time.perf_counter()
+        catch_up()
+        report.seconds_catch_up += time.perf_counter() - t
+    report.seconds_total = time.perf_counter() - started
+    return report
+
+
+def _recorded_by_type(app: ConventionsApp, after: int, command_id: str) -> dict[str, int]:
+    """Count this run's events by type, reading only the log written since the run began."""
+    counts: Counter[str] = Counter()
+    start = after + 1
+    while True:
+        rows = app.recorder.select_notifications(start, 1000, topics=SCHEDULED_TOPICS)
+        for n in rows:
+            event = app.mapper.to_domain_event(n)
+            if getattr(event, "command_id", None) == command_id:
+                counts[type(event).__name__] += 1
+        if len(rows) < 1000:
+            return dict(sorted(counts.items()))
+        start = rows[-1].id + 1
+
+
+def log_report(report: RunReport, **context: Any) -> None:
+    """One structured line per run: what fell due, how many, how long."""
+    data = report.as_dict()
+    log.info(
+        "due.run",
+        today=data["today"],
+        found=report.found,
+        conventions=report.conventions,
+        events=report.events,
+        by_type=data["by_type"],
+        failures=len(report.failures),
+        seconds=data["seconds"],
+        **context,
+    )
