@@ -46,11 +46,49 @@ ACTOR = "simulateur"
 CPAMS = [("281", 3), ("751", 6), ("691", 4), ("131", 4), ("330", 3), ("590", 4)]
 SPECIALTIES = [("general_practice", 80), ("paediatrics", 5), ("cardiology", 5), ("dermatology", 4), ("psychiatry", 6)]
 PROFILES = [(Profile.NURSE, 35), (Profile.CARE_AIDE, 25), (Profile.SECRETARY, 33), (Profile.OTHER, 7)]
-SURNAMES = (
-    "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent Lefebvre Michel "
-    "Garcia David Bertrand Roux Vincent Fournier Morel Girard André Lefèvre Mercier Dupont Lambert Bonnet "
-    "François Martinez Legrand Garnier Faure Rousseau Blanc Guerin Muller Henry Roussel Nicolas Perrin"
-).split()
+SURNAMES = [
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefebvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Lefèvre",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Garnier",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guerin",
+    "Muller",
+    "Henry",
+    "Roussel",
+    "Nicolas",
+    "Perrin",
+]
 
 
 def _weighted(rng: random.Random, choices: list[tuple[Any, int]]) -> Any:
@@ -99,8 +137,10 @@ def portfolio(seed: int, start: date, end: date, count: int) -> list[Doctor]:
         first_of_month = (signed_on.replace(day=1) + timedelta(days=32)).replace(day=1)
         effective = add_months(first_of_month, rng.choice([0, 0, 1, 2]))
         newly = rng.random() < 0.08
-        percentile = rng.randint(5, 45) if newly else _weighted(
-            rng, [(rng.randint(30, 89), 70), (rng.randint(90, 94), 18), (rng.randint(95, 100), 12)]
+        percentile = (
+            rng.randint(5, 45)
+            if newly
+            else _weighted(rng, [(rng.randint(30, 89), 70), (rng.randint(90, 94), 18), (rng.randint(95, 100), 12)])
         )
         specialty = _weighted(rng, SPECIALTIES)
         sector = 2 if rng.random() < 0.2 else 1
@@ -120,12 +160,22 @@ def portfolio(seed: int, start: date, end: date, count: int) -> list[Doctor]:
                 number=number,
                 signed_on=signed_on,
                 fields={
-                    "number": number, "cpam_code": _weighted(rng, CPAMS), "rpps": rpps_for(rng),
+                    "number": number,
+                    "cpam_code": _weighted(rng, CPAMS),
+                    "rpps": rpps_for(rng),
                     "doctor_name": f"{rng.choice(SURNAMES)} {rng.choice('ABCDEFGHJLMNPRSTV')}.",
-                    "specialty": specialty, "sector": sector, "optam": sector == 2, "ccam_share": None,
-                    "newly_installed": newly, "option": option, "percentile": percentile,
-                    "initial_patients": initial, "target_patients": target, "signed_on": signed_on,
-                    "effective_from": effective, "zip_area": rng.random() < 0.3,
+                    "specialty": specialty,
+                    "sector": sector,
+                    "optam": sector == 2,
+                    "ccam_share": None,
+                    "newly_installed": newly,
+                    "option": option,
+                    "percentile": percentile,
+                    "initial_patients": initial,
+                    "target_patients": target,
+                    "signed_on": signed_on,
+                    "effective_from": effective,
+                    "zip_area": rng.random() < 0.3,
                 },  # fmt: skip
             )
         )
