@@ -46,3 +46,33 @@ def event_store_env(settings: Settings) -> dict[str, str]:
 def build_app(settings: Settings | None = None, clock: Callable[[], date] | None = None) -> ConventionsApp:
     settings = settings or Settings()
     return ConventionsApp(env=event_store_env(settings), clock=clock)
+
+
+def build_scheduler(settings: Settings | None = None, app: ConventionsApp | None = None):  # -> (job, lock)
+    """The scheduler's parts for one deployment: the nightly job (app + due source) and its lock.
+
+    Returns ``(NightlyJob, SchedulerLock)``. One lock per event store: an advisory lock keyed by
+    the PostgreSQL database and schema, or a lock file in the SQLite data directory.
+    """
+    from scheduler.due_index import MemoryDueIndex
+    from scheduler.jobs import NightlyJob
+    from scheduler.lock import FileLock, PostgresAdvisoryLock
+
+    settings = settings or Settings()
+    app = app or build_app(settings)
+    index = MemoryDueIndex(app)
+    job = NightlyJob(app, index.find_due, index.catch_up)
+    if settings.store == "postgres":
+        import psycopg
+
+        def connect() -> psycopg.Connection:
+            return psycopg.connect(
+                host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
+                password=settings.postgres_password or None, dbname=settings.postgres_dbname,
+                application_name="conventions-scheduler",
+            )  # fmt: skip
+
+        lock = PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}")
+    else:
+        lock = FileLock(settings.data_dir / "scheduler.lock")
+    return job, lock

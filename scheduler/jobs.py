@@ -171,3 +171,16 @@ def log_report(report: RunReport, **context: Any) -> None:
         seconds=data["seconds"],
         **context,
     )
+
+
+@dataclass
+class NightlyJob:
+    """``run_due`` bound to one deployment's app and due source: what the process calls."""
+
+    app: ConventionsApp
+    find_due: FindDue
+    catch_up: CatchUp | None = None
+    actor: str = "scheduler"
+
+    def __call__(self, today: date) -> RunReport:
+        return run_due(self.app, self.find_due, today, scheduler_meta(today, self.actor), catch_up=self.catch_up)

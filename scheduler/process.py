@@ -1,0 +1,142 @@
+"""The long-running scheduler process: APScheduler 3.11 around the idempotent nightly job.
+
+- Only the holder of the deployment's lock works; another process stands by and takes over when
+  the holder dies (``scheduler.lock``).
+- At start-up, one run catches up with whatever fell due while no scheduler ran.
+- Then a nightly cron (Europe/Paris by default) with a fixed job id, ``coalesce=True`` (missed runs
+  collapse into one) and a generous ``misfire_grace_time`` (a run delayed by a busy or suspended
+  host still happens). The job store is in memory: nothing to share, nothing to go stale; the job
+  catches up by itself, so a missed night costs nothing.
+- Each run is logged as one structured line (what fell due, how many, how long).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler.jobs import RunReport, log_report
+from scheduler.lock import SchedulerLock, acquire
+
+log = structlog.get_logger()
+
+NIGHTLY_JOB_ID = "nightly-due"
+WATCHDOG_JOB_ID = "lock-watchdog"
+MISFIRE_GRACE_SECONDS = 6 * 3600
+
+Job = Callable[[date], RunReport]
+
+
+def parse_at(at: str) -> tuple[int, int]:
+    """``"02:30"`` -> (2, 30)."""
+    hour, _, minute = at.partition(":")
+    h, m = int(hour), int(minute or 0)
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ValueError(f"heure invalide : {at!r} (HH:MM attendu)")
+    return h, m
+
+
+class SchedulerProcess:
+    """Wait for the lock, catch up, then run the job every night until stopped."""
+
+    def __init__(
+        self,
+        job: Job,
+        lock: SchedulerLock,
+        *,
+        timezone: str = "Europe/Paris",
+        at: str = "02:30",
+        poll_seconds: float = 30.0,
+        watchdog_seconds: float = 60.0,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self.job = job
+        self.lock = lock
+        self.tz = ZoneInfo(timezone)
+        self.hour, self.minute = parse_at(at)
+        self.poll_seconds = poll_seconds
+        self.watchdog_seconds = watchdog_seconds
+        self.today = today or (lambda: datetime.now(self.tz).date())
+        self.stopping = threading.Event()
+        self.lost_lock = False
+        self.scheduler: BlockingScheduler | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def serve(self, *, once: bool = False) -> int:
+        """Run until stopped; returns the process exit code (0, or 3 when the lock was lost)."""
+        self._install_signals()
+        if not acquire(self.lock, poll_seconds=self.poll_seconds, should_stop=self.stopping.is_set,
+                       sleep=self.stopping.wait):  # fmt: skip
+            log.info("scheduler.stopped", while_="standing_by")
+            return 0
+        try:
+            self.run_once("startup")
+            if once or self.stopping.is_set():
+                return 3 if self.lost_lock else 0
+            self.scheduler = self._build()
+            nightly = CronTrigger(hour=self.hour, minute=self.minute, timezone=self.tz)
+            next_run = nightly.get_next_fire_time(None, datetime.now(self.tz))
+            log.info("scheduler.started", job_id=NIGHTLY_JOB_ID, at=f"{self.hour:02d}:{self.minute:02d}",
+                     timezone=str(self.tz), next_run=str(next_run))  # fmt: skip
+            self.scheduler.start()  # blocks until shutdown
+            return 3 if self.lost_lock else 0
+        finally:
+            self.lock.release()
+            log.info("scheduler.stopped", lock_released=self.lock.description)
+
+    def stop(self, *_: Any) -> None:
+        self.stopping.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+
+    def _build(self) -> BlockingScheduler:
+        scheduler = BlockingScheduler(
+            timezone=self.tz,
+            job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
+        )
+        scheduler.add_job(
+            self.run_once, CronTrigger(hour=self.hour, minute=self.minute, timezone=self.tz),
+            args=["nightly"], id=NIGHTLY_JOB_ID, name="Échéancier nocturne", replace_existing=True,
+        )  # fmt: skip
+        scheduler.add_job(self._watchdog, IntervalTrigger(seconds=self.watchdog_seconds), id=WATCHDOG_JOB_ID)
+        return scheduler
+
+    # ------------------------------------------------------------------ the work
+    def run_once(self, trigger: str) -> RunReport | None:
+        """One run of the job, logged; an error is logged and the next run retries."""
+        if not self.lock.is_held():
+            self._lock_lost()
+            return None
+        today = self.today()
+        log.info("due.run_started", trigger=trigger, today=today.isoformat())
+        try:
+            report = self.job(today)
+        except Exception:
+            log.exception("due.run_failed", trigger=trigger, today=today.isoformat())
+            return None
+        log_report(report, trigger=trigger)
+        return report
+
+    def _watchdog(self) -> None:
+        if not self.lock.is_held():
+            self._lock_lost()
+
+    def _lock_lost(self) -> None:
+        log.error("scheduler.lock_lost", lock=self.lock.description,
+                  message="Verrou perdu : arrêt, pour qu'un seul ordonnanceur travaille.")  # fmt: skip
+        self.lost_lock = True
+        self.stop()
