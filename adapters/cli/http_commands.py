@@ -1,9 +1,103 @@
-"""CLI commands of the http capability (registered on the one `conventions` app)."""
+"""CLI commands of the http capability: ``serve`` and ``users add/list/revoke``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.cli.common import DataDir, Json, print_json, run, settings_for
+
+users_app = typer.Typer(help="Utilisateurs de l'API (jetons, rôles, CPAM).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command()(serve)
+    app.add_typer(users_app, name="users")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Défaut : CONVENTIONS_HTTP_HOST.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Défaut : CONVENTIONS_HTTP_PORT.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Défaut : CONVENTIONS_HTTP_WORKERS.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    from adapters.logging import configure_logging
+
+    settings = settings_for(data_dir)
+    host = host or settings.http_host
+    port = port or settings.http_port
+    workers = workers or settings.http_workers
+    configure_logging(settings.log_format, settings.log_level)
+    log_config = None  # keep our structlog handlers: uvicorn's loggers go through them
+    if workers > 1:
+        if data_dir is not None:
+            os.environ["CONVENTIONS_DATA_DIR"] = str(Path(data_dir))
+        uvicorn.run(
+            "adapters.http.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+            log_config=log_config, access_log=False,
+        )  # fmt: skip
+    else:
+        from adapters.http.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config, access_log=False)
+
+
+def _store(data_dir: Path | None):  # noqa: ANN202 - the store type is internal
+    from adapters.users import build_user_store
+
+    return build_user_store(settings_for(data_dir))
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Identifiant (minuscules), enregistré comme acteur des événements.")],
+    role: Annotated[str, typer.Option("--role", help="operator | auditor | manager | admin")],
+    cpam: Annotated[list[str] | None, typer.Option("--cpam", help="CPAM visible(s) ; répéter l'option.")] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Create a user and print its token, once: only its hash is stored."""
+    user, token = run(lambda: _store(data_dir).add(name, role, cpam or []))
+    if as_json:
+        print_json({**user.as_dict(), "token": token})
+        return
+    scope = ", ".join(sorted(user.cpams)) or "toutes les CPAM"
+    typer.echo(f"Utilisateur {user.name} ({user.role.value} ; {scope}) créé. Jeton, affiché une seule fois :", err=True)
+    typer.echo(token)
+
+
+@users_app.command("list")
+def users_list(
+    all_: Annotated[bool, typer.Option("--all", help="Inclure les utilisateurs révoqués.")] = False,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """List users (never their tokens)."""
+    users = run(lambda: _store(data_dir).list(include_revoked=all_))
+    if as_json:
+        print_json([u.as_dict() for u in users])
+        return
+    table = Table("nom", "rôle", "CPAM", "créé le", "révoqué le")
+    for u in users:
+        table.add_row(u.name, u.role.value, ", ".join(sorted(u.cpams)) or "toutes", u.created_at, u.revoked_at or "")
+    Console().print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument()], data_dir: DataDir = None, as_json: Json = False) -> None:
+    """Revoke a user's token: its next request gets 401."""
+    user = run(lambda: _store(data_dir).revoke(name))
+    if as_json:
+        print_json(user.as_dict())
+    else:
+        typer.echo(f"Utilisateur {user.name} révoqué.")

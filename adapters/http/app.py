@@ -1,0 +1,154 @@
+"""The FastAPI application: ``create_app(settings, clock)`` wires the routes to one configuration.
+
+``create_app_from_env`` is the import-string factory uvicorn uses when it runs several workers:
+each worker process builds its own application from the ``CONVENTIONS_`` environment.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.composition import build_app
+from adapters.http import errors
+from adapters.http.auth import ScopeGuard
+from adapters.http.errors import PROBLEM_JSON
+from adapters.http.read_models import ReadModels, ScanReadModels
+from adapters.http.routes_conventions import router as conventions_router
+from adapters.http.routes_ops import router as ops_router
+from adapters.http.routes_reports import router as reports_router
+from adapters.http.services import Services
+from adapters.settings import Settings
+from adapters.users import UserStore, build_user_store
+from domain.application import ConventionsApp
+
+DESCRIPTION = """\
+API du back office des conventions d'aide à l'emploi d'assistant médical (CPAM).
+
+* **Authentification** : `Authorization: Bearer <jeton>` (jeton créé par `conventions users add`).
+* **Écritures sûres** : `Idempotency-Key` sur chaque POST ; `If-Match: "<version>"` (l'ETag lu) sur les commandes.
+* **Erreurs** : `application/problem+json` avec un `code` stable ; 422 nomme chaque champ invalide.
+
+Voir `docs/api.md`.
+"""
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+log = structlog.get_logger("http")
+
+
+class RequestContext:
+    """Pure ASGI middleware: a request id (``X-Request-ID`` or generated) bound to the logs and
+    echoed back, and one JSON log line per request with its status and duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = header if _REQUEST_ID.fullmatch(header) else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                actor=scope["state"].get("actor"),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+def build_read_models(app: ConventionsApp, settings: Settings) -> ReadModels:
+    """The projections' queries when they are available, else exact scans of the event store."""
+    return ScanReadModels(app)
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Callable[[], date] | None = None,
+    *,
+    conventions: ConventionsApp | None = None,
+    users: UserStore | None = None,
+    read_models: ReadModels | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or date.today
+    conventions = conventions or build_app(settings, clock)
+    svc = Services(
+        app=conventions,
+        users=users or build_user_store(settings),
+        scope=ScopeGuard(conventions),
+        read_models=read_models or build_read_models(conventions, settings),
+        clock=clock,
+    )
+    api = FastAPI(
+        title="CPAM conventions — assistant médical",
+        version="1.0.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    api.state.services = svc
+    api.state.settings = settings
+    errors.install(api)
+    api.include_router(ops_router)
+    api.include_router(conventions_router)
+    api.include_router(reports_router)
+    api.add_middleware(RequestContext)
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
+    return api
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several workers): settings from the environment."""
+    from adapters.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with error responses typed as ``application/problem+json``."""
+    if api.openapi_schema:
+        return api.openapi_schema
+    schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+    problem_ref = "#/components/schemas/Problem"
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                plain = content.get("application/json", {})
+                if plain.get("schema", {}).get("$ref") == problem_ref:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    api.openapi_schema = schema
+    return schema

@@ -1,0 +1,138 @@
+"""Every refusal as ``application/problem+json`` (RFC 9457) with a stable code.
+
+Domain errors map by kind (422, 404, 409, 412, 403); FastAPI's request-validation errors are
+remapped so each invalid field is named; anything unexpected is a 500 problem without details
+(the traceback goes to the log only). A client never sees a stack trace or an HTML page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.http.schemas import FieldError, Problem
+from domain.errors import DomainError, ErrorKind
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://cpam-conventions.invalid/problems/"
+
+STATUS_OF_KIND = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.STALE: 412,
+    ErrorKind.FORBIDDEN: 403,
+}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+log = structlog.get_logger("http")
+
+
+class ApiError(Exception):
+    """A refusal raised by the HTTP layer itself (authentication, permissions, headers)."""
+
+    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.field = status, code, detail, field
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    request: Request | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_BASE + code,
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors or [],
+        request_id=_request_id(request),
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _request_id(request: Request | None) -> str | None:
+    if request is None:
+        return None
+    return getattr(request.state, "request_id", None)
+
+
+def _field_errors(field: str | None, code: str, message: str) -> list[FieldError]:
+    return [FieldError(field=field, code=code, message=message)] if field else []
+
+
+async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = STATUS_OF_KIND.get(exc.kind, 422)
+    errors = _field_errors(exc.field, exc.code, exc.message) if status == 422 else []
+    return problem(status, exc.code, exc.message, errors, request)
+
+
+async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    headers = {"WWW-Authenticate": 'Bearer realm="conventions"'} if exc.status == 401 else None
+    errors = _field_errors(exc.field, exc.code, exc.detail) if exc.status == 422 else []
+    return problem(exc.status, exc.code, exc.detail, errors, request, headers)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    """("body", "policies", "modulation") -> "policies.modulation"; ("header", "if-match") -> "If-Match"."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        where, parts = parts[0], parts[1:]
+        if where == "header":
+            return "-".join(w.capitalize() for w in "-".join(parts).replace("_", "-").split("-"))
+    return ".".join(parts) or "body"
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(field=_loc(e.get("loc", ())), code=str(e.get("type", "invalid")), message=str(e.get("msg", "")))
+        for e in exc.errors()
+    ]
+    fields = ", ".join(dict.fromkeys(e.field for e in errors))
+    return problem(422, "invalid_request", f"Requête invalide : {fields}.", errors, request)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+    return problem(exc.status_code, code, detail, request=request, headers=getattr(exc, "headers", None))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected_error", exc_info=exc)
+    return problem(500, "internal_error", "Erreur interne ; l'incident est journalisé.", request=request)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,448 @@
+"""Request and response bodies of the HTTP API: pydantic models with examples.
+
+Dates are ISO 8601 and bounded (1950-2199) so no client input can overflow the calendar rules;
+amounts are decimal strings with two places ("38000.00"); free text refuses NUL and lone
+surrogates, which no store could keep. Every bound here is a 422 naming the field, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from domain.values import SPECIALTIES, Modulation, Option, Profile, SuspensionGround, TerminatedBy, Tier
+
+MIN_DAY = date(1950, 1, 1)
+MAX_DAY = date(2199, 12, 31)
+
+
+def _day_in_range(value: date) -> date:
+    if not MIN_DAY <= value <= MAX_DAY:
+        raise ValueError(f"date hors limites ({MIN_DAY.isoformat()} .. {MAX_DAY.isoformat()})")
+    return value
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("caractère NUL interdit")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("texte non représentable en UTF-8") from None
+    return value
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+Day = Annotated[date, AfterValidator(_day_in_range), Field(examples=["2025-03-01"])]
+Text = Annotated[str, AfterValidator(_storable)]
+Money = Annotated[Decimal, PlainSerializer(_money, return_type=str, when_used="always")]
+Reason = Annotated[Text, Field(max_length=1000, description="Pourquoi : enregistré sur chaque événement.")]
+Specialty = Literal[SPECIALTIES]  # type: ignore[valid-type]
+Patients = Annotated[int, Field(ge=0, le=1_000_000)]
+ContractYear = Annotated[int, Field(ge=1, le=100)]
+Fte = Annotated[Decimal, Field(gt=0, le=2, max_digits=5, decimal_places=3, examples=["0.5"])]
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields: a typo is a 422, not a silently ignored value."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason = ""
+
+
+# ----------------------------------------------------------------------------- problems
+class FieldError(BaseModel):
+    field: str = Field(examples=["hired_on"])
+    code: str = Field(examples=["invalid_date"])
+    message: str = Field(examples=["Input should be a valid date"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the domain's stable error code."""
+
+    type: str = Field(examples=["https://cpam-conventions.invalid/problems/already_suspended"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(examples=["La convention est déjà suspendue."])
+    code: str = Field(examples=["already_suspended"])
+    errors: list[FieldError] = Field(default_factory=list)
+    request_id: str | None = None
+
+
+# ----------------------------------------------------------------------------- commands
+class PoliciesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    modulation: Modulation = Modulation.PROPORTIONAL
+    pause_clock: bool = True
+
+
+class SignRequest(Body):
+    """Signature of a convention (R1, R8, R9, R19 are checked by the domain)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "2025-0001", "cpam_code": "281", "rpps": "10000000009", "doctor_name": "Dr Martin",
+                    "specialty": "general_practice", "sector": 1, "option": "FULL", "percentile": 50,
+                    "initial_patients": 1000, "target_patients": 1100, "signed_on": "2025-02-15",
+                    "effective_from": "2025-03-01", "reason": "signature",
+                }
+            ]
+        },
+    )  # fmt: skip
+    number: Annotated[Text, Field(min_length=1, max_length=40)]
+    cpam_code: Annotated[str, Field(pattern=r"^\d{3}$")]
+    rpps: Annotated[str, Field(pattern=r"^\d{11}$")]
+    doctor_name: Annotated[Text, Field(min_length=1, max_length=200)]
+    specialty: Specialty
+    sector: Literal[1, 2, 3]
+    optam: bool = False
+    ccam_share: Annotated[float | None, Field(ge=0, le=100, allow_inf_nan=False)] = None
+    newly_installed: bool = False
+    mep: bool = False
+    zip_area: bool = False
+    option: Option
+    percentile: Annotated[int, Field(ge=0, le=100)]
+    initial_patients: Patients
+    target_patients: Patients
+    signed_on: Day
+    effective_from: Day
+    dedicated_room: bool = True
+    policies: PoliciesIn | None = None
+
+
+class HireRequest(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"}]},
+    )
+    hired_on: Day
+    fte: Fte
+    profile: Profile
+    employer_siret: Annotated[str | None, Field(pattern=r"^\d{14}$")] = None
+
+
+class ReplacementRequest(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"on": "2026-01-05", "fte": "1", "profile": "secretary"}]},
+    )
+    on: Day
+    fte: Fte
+    profile: Profile
+    employer_siret: Annotated[str | None, Field(pattern=r"^\d{14}$")] = None
+
+
+class DepartureRequest(Body):
+    left_on: Day
+
+
+class TrainingRequest(Body):
+    completed_on: Day
+
+
+class ObjectiveRequest(Body):
+    from_year: ContractYear
+    target_patients: Patients
+    on: Day | None = Field(default=None, description="Date de l'avenant (défaut : aujourd'hui).")
+
+
+class AttainmentRequest(Body):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"year": 3, "observed_patients": 1080, "on": "2028-03-02"}]}
+    )
+    year: ContractYear
+    observed_patients: Patients
+    on: Day | None = Field(default=None, description="Date du constat (défaut : aujourd'hui).")
+
+
+class PaymentRequest(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"instalment": "y1-full", "paid_on": "2025-03-20", "reference": "VIR-0001"}]},
+    )
+    instalment: Annotated[str, Field(pattern=r"^y\d{1,3}-(full|advance|balance|settlement)$", examples=["y1-full"])]
+    paid_on: Day
+    reference: Annotated[Text, Field(min_length=1, max_length=100)]
+
+
+class SuspensionRequest(Body):
+    from_date: Day
+    ground: SuspensionGround
+    agreement_date: Day
+
+
+class ReactivationRequest(Body):
+    from_date: Day
+
+
+class ReviewRequest(Body):
+    held_on: Day
+    notes: Annotated[Text, Field(max_length=5000)] = ""
+
+
+class AmendmentRequest(Body):
+    """An amendment changing the option for the contract years starting from ``from_date``."""
+
+    option: Option
+    from_date: Day
+
+
+class TerminationRequest(Body):
+    on: Day
+    by: TerminatedBy
+    ground: Annotated[Text, Field(min_length=1, max_length=500)]
+    letter_date: Day | None = None
+
+
+class CommandResult(BaseModel):
+    """What a command did. A replay of the same Idempotency-Key returns exactly this again."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "0b8e...", "version": 4, "recorded": 1, "value": None}]}
+    )
+    id: str
+    version: int = Field(description="The convention's version after the command (also the ETag).")
+    recorded: int = Field(description="Events recorded by this command (0: nothing new, e.g. already paid).")
+    value: Any = Field(default=None, description="The command's answer (attainment, settlement, review date).")
+
+
+# ----------------------------------------------------------------------------- convention state
+class Doctor(BaseModel):
+    rpps: str
+    name: str
+    specialty: str
+    sector: int
+    optam: bool
+    newly_installed: bool
+    mep: bool
+    zip_area: bool
+
+
+class AssistantOut(BaseModel):
+    hired_on: date
+    fte: Decimal
+    profile: str
+    training: str
+    training_deadline: date
+    trained_on: date | None
+    employer_siret: str | None
+
+
+class YearOut(BaseModel):
+    year: int
+    start: date
+    regime: str
+    option: str
+    full_amount: Money
+
+
+class AttainmentOut(BaseModel):
+    year: int
+    observed_patients: int
+    target_patients: int
+    attainment: Decimal
+    recorded_on: date
+
+
+class InstalmentOut(BaseModel):
+    id: str = Field(examples=["y3-balance"])
+    year: int
+    kind: str = Field(examples=["balance"])
+    fell_due_on: date
+    due_date: date
+    amount: Money = Field(description="Negative: an amount to recover (indu).")
+    status: str = Field(examples=["due"])
+    paid_on: date | None
+    payment_reference: str | None
+    basis: str
+
+
+class ReviewOut(BaseModel):
+    k: int | None
+    due_date: date
+    held_on: date | None
+    notes: str
+
+
+class SuspensionOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date = Field(alias="from")
+    to: date | None
+    days: int | None
+
+
+class PatientCounts(BaseModel):
+    initial: int
+    target: int
+
+
+class ConventionState(BaseModel):
+    """A convention as an operator reads it (``domain.views.convention_view``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    version: int
+    number: str
+    cpam_code: str
+    status: str = Field(examples=["active"])
+    doctor: Doctor
+    option: str
+    tier: str
+    percentile: int
+    signed_on: date
+    effective_date: date
+    contract_year: int
+    anniversaries: list[date | None]
+    end_of_term: date | None
+    policies: dict[str, Any]
+    patients: PatientCounts
+    assistant: AssistantOut | None
+    years: list[YearOut]
+    attainments: list[AttainmentOut]
+    instalments: list[InstalmentOut]
+    reviews: list[ReviewOut]
+    suspensions: list[SuspensionOut]
+    terminated_on: date | None
+    terminated_by: str | None
+    termination_ground: str | None
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    type: str = Field(examples=["AssistantHired"])
+    effective_date: date
+    recorded_at: datetime
+    actor: str
+    reason: str
+    command_id: str
+    request_id: str | None
+    data: dict[str, Any]
+
+
+class History(BaseModel):
+    id: str
+    events: list[HistoryEntry]
+
+
+class Instalments(BaseModel):
+    id: str
+    version: int
+    instalments: list[InstalmentOut]
+
+
+# ----------------------------------------------------------------------------- reads
+class EstimateYear(BaseModel):
+    year: int
+    start: date
+    end: date
+    regime: str = Field(examples=["C-2024"])
+    amount: Money = Field(examples=["38000.00"])
+
+
+class Estimate(BaseModel):
+    option: Option
+    tier: Tier
+    effective: date
+    years: list[EstimateYear]
+
+
+class ConventionRow(BaseModel):
+    """One line of the conventions list (the list read model); extra columns may follow."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    number: str
+    cpam_code: str
+    doctor_name: str
+    rpps: str
+    status: str
+    option: str
+    tier: str
+    contract_year: int
+    effective_date: date | None = None
+
+
+class Page(BaseModel):
+    total: int = Field(description="Rows matching the filters (within the caller's CPAMs).")
+    offset: int
+    limit: int
+
+
+class ConventionList(Page):
+    items: list[ConventionRow]
+
+
+class LedgerRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    convention_id: str
+    number: str
+    cpam_code: str
+    instalment_id: str
+    year: int
+    kind: str
+    due_date: date
+    amount: Money
+    status: str
+    paid_on: date | None = None
+    payment_reference: str | None = None
+
+
+class LedgerTotal(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    cpam_code: str
+    month: str = Field(examples=["2025-04"])
+    due: Money
+    paid: Money
+    to_recover: Money
+
+
+class Ledger(Page):
+    items: list[LedgerRow]
+    totals: list[LedgerTotal]
+
+
+class WorkItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    convention_id: str
+    number: str
+    cpam_code: str
+    what: str = Field(examples=["review"])
+    due_on: date
+    overdue: bool
+    detail: str = ""
+
+
+class WorkQueue(Page):
+    today: date
+    items: list[WorkItem]
+
+
+class Dashboard(BaseModel):
+    """The portfolio read model, limited to the caller's CPAMs; sections depend on the read model."""
+
+    model_config = ConfigDict(extra="allow")
+    cpams: list[str] | None = Field(description="The CPAMs counted (null: all).")
+    conventions: dict[str, Any] = Field(description="Counts by status, option, tier, CPAM.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not_ready"]
+    store: str
+    last_notification_id: int | None = None
+    projections: dict[str, Any] | None = None

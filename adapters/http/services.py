@@ -1,0 +1,131 @@
+"""What the routes share: the application, users, scope guard, read models, clock; and the
+command runner that turns headers into safe writes (Idempotency-Key, If-Match, request id)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from adapters.http.auth import ScopeGuard, require
+from adapters.http.errors import ApiError
+from adapters.http.read_models import ReadModels
+from adapters.http.schemas import CommandResult
+from adapters.users import Permission, User, UserStore
+from domain.application import ConventionsApp
+from domain.convention import CommandMeta
+
+
+@dataclass
+class Services:
+    app: ConventionsApp
+    users: UserStore
+    scope: ScopeGuard
+    read_models: ReadModels
+    clock: Callable[[], date]
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``"5"`` (or ``W/"5"``, ``5``) -> 5; ``*`` or absent -> no precondition.
+
+    An ETag this API never issues can match no version: 412, as RFC 9110 says.
+    """
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.fullmatch(value.strip())
+    if match is None or int(match.group(1)) < 1:
+        raise ApiError(412, "invalid_if_match", f'If-Match « {value[:40]} » : ETag attendu de la forme "5".')
+    return int(match.group(1))
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[!-~]{1,200}$",
+        description="Clé unique par opération (ex. un UUID). Rejouer la même clé avec le même corps renvoie "
+        "la première réponse sans rien écrire ; la même clé avec un autre corps est refusée (422).",
+        examples=["5f0c6d1e-3a57-4a59-9a1a-0f3f6c9e2b11"],
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=100,
+        description='La version lue (ETag, ex. "4") : si la convention a changé depuis, 412 et rien n\'est écrit.',
+        examples=['"4"'],
+    ),
+]
+
+
+@dataclass
+class CommandContext:
+    """One write: who, under which command id, against which version."""
+
+    services: Services
+    user: User
+    command_id: str
+    expected_version: int | None
+    request_id: str | None
+
+    def meta(self, reason: str) -> CommandMeta:
+        return CommandMeta(actor=self.user.name, reason=reason, command_id=self.command_id, request_id=self.request_id)
+
+    def run(
+        self,
+        conv_id: UUID,
+        reason: str,
+        call: Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]],
+    ) -> JSONResponse:
+        """Check the convention exists for the caller, run the command, answer with its ETag."""
+        self.services.scope.check(self.user, conv_id)
+        result = call(self.services.app, self.meta(reason), self.expected_version)
+        return command_response(result, 200)
+
+
+def command_context(
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+    user: User = Depends(require(Permission.WRITE)),
+    svc: Services = Depends(services),
+) -> CommandContext:
+    # The key is the user's own: two users can never collide, nor replay each other's results.
+    command_id = f"http:{user.name}:{idempotency_key}" if idempotency_key else ""
+    return CommandContext(svc, user, command_id, parse_if_match(if_match), request_id(request))
+
+
+def command_response(result: dict[str, Any], status: int, location: str | None = None) -> JSONResponse:
+    """The same result (first or replayed) always gives the same status, body and ETag."""
+    body = CommandResult(
+        id=result["id"],
+        version=result["version"],
+        recorded=result.get("recorded", result["version"]),
+        value=result.get("value"),
+    )
+    headers = {"ETag": etag(body.version)}
+    if location:
+        headers["Location"] = location
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
