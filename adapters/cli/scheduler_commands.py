@@ -1,9 +1,116 @@
-"""CLI commands of the scheduler capability (registered on the one `conventions` app)."""
+"""CLI commands of the scheduler capability: ``scheduler``, ``simulate``, ``due``."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Annotated
+
 import typer
+
+from adapters.cli.common import DATE_FORMATS, DataDir, Json, print_json, settings_for
+from adapters.composition import build_app, build_scheduler
+from adapters.logging import configure_logging
+
+
+def _date(name: str, help_: str) -> typer.models.OptionInfo:
+    return typer.Option(name, formats=DATE_FORMATS, help=help_)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+
+    @app.command("scheduler")
+    def scheduler_(
+        at: Annotated[
+            str, typer.Option("--at", help="Heure du passage nocturne (HH:MM, fuseau des réglages).")
+        ] = "02:30",
+        poll: Annotated[float, typer.Option("--poll", help="Secondes entre deux essais du verrou en attente.")] = 30.0,
+        once: Annotated[bool, typer.Option("--once", help="Un seul passage de rattrapage, puis sortie.")] = False,
+        today: Annotated[datetime | None, _date("--today", "Date du jour imposée (démonstration, tests).")] = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Long-running scheduler: catch up at start-up, then every night; one per deployment."""
+        from scheduler.process import SchedulerProcess
+
+        settings = settings_for(data_dir)
+        configure_logging(settings.log_format, settings.log_level)
+        job, lock = build_scheduler(settings)
+        fixed = today.date() if today else None
+        process = SchedulerProcess(
+            job, lock, timezone=settings.timezone, at=at, poll_seconds=poll,
+            today=(lambda: fixed) if fixed else None,
+        )  # fmt: skip
+        raise typer.Exit(process.serve(once=once))
+
+    @app.command()
+    def simulate(
+        from_: Annotated[datetime, _date("--from", "Premier jour simulé.")],
+        to: Annotated[datetime, _date("--to", "Dernier jour simulé.")],
+        conventions: Annotated[int, typer.Option("--conventions", help="Conventions à signer.")] = 200,
+        seed: Annotated[int, typer.Option("--seed", help="Graine : même graine, même portefeuille.")] = 1,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """Build (or extend) a realistic portfolio and let virtual time run day by day."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from scheduler.simulation import Simulator
+
+        settings = settings_for(data_dir)
+        configure_logging(
+            settings.log_format, "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level
+        )
+        start, end = from_.date(), to.date()
+        if end < start:
+            typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
+            raise typer.Exit(1)
+        sim = Simulator(build_app(settings), seed=seed, start=start, end=end, conventions=conventions,
+                        read_models=_read_models_catch_up(settings))  # fmt: skip
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn())
+        with Progress(*columns, disable=as_json, transient=False) as progress:
+            task = progress.add_task("simulation", total=(end - start).days + 1, day="")
+            report = sim.run(progress=lambda day: progress.update(task, advance=1, day=day.isoformat()))
+        data = report.as_dict()
+        if as_json:
+            print_json(data)
+            return
+        typer.echo(
+            f"{data['days']} jours simulés, {data['signed']} convention(s) signée(s), "
+            f"{sum(data['actions'].values())} action(s) d'opérateur, {data['due_events']} échéance(s) enregistrée(s) "
+            f"en {data['seconds']} s."
+        )
+        if data["refused"]:
+            typer.echo(f"refus : {data['refused']}")
+
+    @app.command()
+    def due(
+        today: Annotated[datetime | None, _date("--today", "Date du jour (défaut : aujourd'hui).")] = None,
+        cpam: Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")] = None,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """The operators' work queue: what fell due and the alerts to act on (calendar read model)."""
+        settings = settings_for(data_dir)
+        day = today.date() if today else date.today()
+        items = _work_queue(settings, day, cpam or None)
+        if as_json:
+            print_json({"today": day, "items": items})
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("date", "CPAM", "convention", "quoi", "détail", title=f"À traiter au {day:%d/%m/%Y}")
+        for item in items:
+            table.add_row(
+                str(item.get("date") or item.get("due_on") or ""), str(item.get("cpam_code", "")),
+                str(item.get("number", "")), str(item.get("kind", "")), str(item.get("message", "")),
+            )  # fmt: skip
+        Console().print(table)
+
+
+def _read_models_catch_up(settings):  # noqa: ANN001, ANN202 - wired to the projections when present
+    return None
+
+
+def _work_queue(settings, day: date, cpams: list[str] | None) -> list[dict]:  # noqa: ANN001
+    return []
