@@ -71,10 +71,10 @@ class ConventionsApp(Application[UUID]):
             )
         registration = self._registration(conv.rpps, meta)
         if registration.active_convention is not None:
-            other = self._get(registration.active_convention)
             raise NotEligible(
                 "doctor_has_active_convention",
-                f"Le médecin {conv.rpps} détient déjà la convention active n° {other.number} (CPAM {other.cpam_code}).",
+                f"Le médecin (RPPS {conv.rpps}) détient déjà une convention active : elle doit être résiliée "
+                "avant une nouvelle signature.",
                 "rpps",
             )
         registration.set_active(conv.id, self._event_meta(meta))

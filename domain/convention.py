@@ -52,6 +52,8 @@ from domain.values import (
     to_cents,
 )
 
+EARLY_REVIEW_DAYS = 60  # a review may be held up to two months before it falls due
+
 
 @dataclass(frozen=True)
 class CommandMeta:
@@ -392,6 +394,12 @@ class Convention(BaseAggregate[UUID]):
         if held_on < self.effective_from:
             raise InvalidInput("invalid_date", "Point de suivi antérieur à la prise d'effet.", "held")
         due = self.next_review_to_hold()
+        if held_on < due - timedelta(days=EARLY_REVIEW_DAYS):
+            raise ForbiddenTransition(
+                "review_not_due",
+                f"Le prochain point semestriel est dû le {due:%d/%m/%Y} : il ne peut être tenu plus de "
+                f"{EARLY_REVIEW_DAYS} jours avant.",
+            )
         self._trigger(ev.ReviewHeld, meta, held_on, due_date=due, notes=notes)
         return due
 

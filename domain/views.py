@@ -15,7 +15,9 @@ _META = {
 
 
 def convention_view(conv: Convention, today: date | None = None) -> dict[str, Any]:
-    """The state an operator reads: identity, status, calendar, money, reviews."""
+    """The state an operator reads: identity, status, calendar, money, reviews. ``option`` is the
+    option of the current contract year, or the one in force on ``today`` when given (a change by
+    amendment applies to the years starting from its date)."""
     started = [y.start for _, y in sorted(conv.years.items())]
     nxt = conv.year_start(conv.contract_year + 1)
     if conv.terminated_on is None or (nxt is not None and nxt < conv.terminated_on):
@@ -32,7 +34,9 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
             "sector": conv.sector, "optam": conv.optam, "newly_installed": conv.newly_installed,
             "mep": conv.mep, "zip_area": conv.zip_area,
         },
-        "option": conv.option_on(today or conv.year_start(max(conv.contract_year, 1)) or conv.effective_from).value,
+        "option": (
+            conv.option_on(today) if today else conv.years[conv.contract_year].option if conv.years else conv.option
+        ).value,
         "tier": conv.tier.value,
         "percentile": conv.percentile,
         "signed_on": conv.signed_on,

@@ -377,3 +377,13 @@ def test_next_due_on_matches_the_calendar_state(app: ConventionsApp, meta: Comma
     for e in events[1:]:
         state.apply(e)
     assert state.next_due_on() == app.get(cid).next_due_on() == date(2027, 9, 1)
+
+
+def test_r11_a_review_cannot_be_held_long_before_it_falls_due(app: ConventionsApp, meta: CommandMeta) -> None:
+    cid = sign(app, meta, signed_on=date(2025, 1, 2), effective_from=date(2025, 1, 15))
+    with pytest.raises(ForbiddenTransition) as err:
+        app.hold_review(cid, meta, held_on=date(2025, 3, 1))  # due 2025-07-15
+    assert err.value.code == "review_not_due"
+    assert app.hold_review(cid, meta, held_on=date(2025, 6, 1))["value"] == "2025-07-15"
+    app.record_due(cid, meta, today=date(2025, 7, 15))
+    assert app.get(cid).reviews[date(2025, 7, 15)].k == 1  # raised once, already held
