@@ -1,0 +1,101 @@
+"""What every read model shares: the batch interface and a cache of per-convention state.
+
+A read model receives a whole batch of events inside the runner's transaction, keeps the state
+it needs per convention in memory while the batch runs, and writes its rows with a few
+``executemany`` at the end of the batch. Its per-convention state is also stored (JSON column), so
+a cache miss, a restart or another process resumes from what is committed, never from memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import orjson
+
+from domain.events import Event
+from projections.store import Table, Tx
+
+# (notification id, event, convention id as text)
+Item = tuple[int, Event, str]
+
+MAX_CACHED = 50_000  # conventions per read model kept between batches; beyond, the cache is dropped
+
+
+def cents(amount: Decimal) -> int:
+    """Money is stored as integer cents: exact, and summed alike by SQLite and PostgreSQL."""
+    return int(amount * 100)
+
+
+def euros(value: int | None) -> Decimal:
+    return Decimal(int(value or 0)) / 100
+
+
+def iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+class ReadModel:
+    """Base of the read models. Subclasses set ``name`` and ``tables`` and implement ``apply``."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+
+    def reset(self, *, empty: bool) -> None:
+        """Forget in-memory state (after a rollback, or when another process moved the position).
+
+        ``empty``: the tables are known to be empty (a fresh generation), so misses need no query.
+        """
+
+    def apply(self, tx: Tx, items: Sequence[Item]) -> None:
+        raise NotImplementedError
+
+    def finish(self, tx: Tx, caught_up: bool) -> None:
+        """End of a batch, still in its transaction. ``caught_up``: no more events after it."""
+
+
+class StatefulModel(ReadModel):
+    """A read model with one state dict per convention, kept in ``main`` (column ``state``)."""
+
+    main: ClassVar[Table]
+
+    def __init__(self) -> None:
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.complete = False
+        self.touched: set[str] = set()
+
+    def reset(self, *, empty: bool) -> None:
+        self.cache = {}
+        self.complete = empty
+        self.touched = set()
+
+    def load(self, tx: Tx, ids: Iterable[str]) -> None:
+        """Bring the states of ``ids`` into the cache (one query for the misses)."""
+        if self.complete:
+            return
+        missing = {i for i in ids if i not in self.cache}
+        if missing:
+            for cid, state in tx.select_in(self.main, "convention_id", sorted(missing), "convention_id, state"):
+                self.cache[cid] = orjson.loads(state)
+
+    def state(self, cid: str) -> dict[str, Any] | None:
+        st = self.cache.get(cid)
+        if st is not None:
+            self.touched.add(cid)
+        return st
+
+    def create(self, cid: str, st: dict[str, Any]) -> dict[str, Any]:
+        self.cache[cid] = st
+        self.touched.add(cid)
+        return st
+
+    def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def flush(self, tx: Tx) -> None:
+        tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in sorted(self.touched)])
+        self.touched = set()
+        if len(self.cache) > MAX_CACHED:
+            self.reset(empty=False)

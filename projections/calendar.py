@@ -1,0 +1,280 @@
+"""Calendar and work queue: what falls due next on each convention, and what operators must do.
+
+Per convention we keep a ``domain.due.CalendarState`` (as JSON) and store its ``next_due_on()`` in
+an indexed column, so the scheduler asks ``conventions_due(store, until)`` instead of loading every
+convention. Alerts (attainment missing, review overdue, no assistant, training deadline, balance
+waiting for attainment, end of term) are rows with the date from which they show, indexed too.
+
+Computing ``next_due_on`` and the alerts costs far more than applying an event, so during a long
+catch-up a touched convention is only marked ``dirty`` (its state saved) and both are computed in
+the batch that reaches the end of the log. ``conventions_due`` returns dirty conventions as due:
+the scheduler may then tick one for nothing (``record_due`` is idempotent), never miss one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain import events as ev
+from domain.calendar import add_months, anniversary, end_of_term, review_date
+from domain.due import CalendarState
+from projections.base import MAX_CACHED, Item, ReadModel
+from projections.history import d
+from projections.store import ProjectionStore, Table, Tx
+
+CONVENTIONS = Table(
+    "cal_conventions",
+    (
+        ("convention_id", "TEXT NOT NULL"), ("number", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"), ("next_due_on", "TEXT"), ("dirty", "INTEGER NOT NULL"), ("state", "TEXT NOT NULL"),
+    ),
+    ("convention_id",),
+    (("next_due_on",), ("dirty",)),
+)  # fmt: skip
+ALERTS = Table(
+    "cal_alerts",
+    (
+        ("convention_id", "TEXT NOT NULL"), ("kind", "TEXT NOT NULL"), ("ref", "TEXT NOT NULL"),
+        ("number", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"), ("date", "TEXT NOT NULL"),
+        ("starts_on", "TEXT NOT NULL"), ("overdue_on", "TEXT"),
+    ),
+    ("convention_id", "kind", "ref"),
+    (("starts_on",), ("cpam_code", "starts_on")),
+)  # fmt: skip
+
+NO_ASSISTANT_MONTHS = 3
+TRAINING_WARNING = timedelta(days=60)
+END_OF_TERM_WARNING = timedelta(days=90)
+
+
+@dataclass
+class Entry:
+    """What the calendar knows of one convention."""
+
+    number: str
+    cpam_code: str
+    cal: CalendarState
+    status: str = "active"
+    grace_days: int = 30
+    term: int = 1
+    training_deadline: date | None = None  # of the assistant in post, while not trained
+    held: set[date] = field(default_factory=set)  # due dates of the reviews held
+    next_due_on: date | None = None
+
+    def dump(self) -> str:
+        c = self.cal
+        cal = {
+            "effective_from": c.effective_from.isoformat(), "pause_clock": c.pause_clock,
+            "pauses": [[p.start.isoformat(), p.end and p.end.isoformat()] for p in c.pauses],
+            "years_started": c.years_started, "first_regime": c.first_regime, "reviews_raised": c.reviews_raised,
+            "first_hired_on": c.first_hired_on and c.first_hired_on.isoformat(),
+            "attainments": {str(k): v.isoformat() for k, v in sorted(c.attainments.items())},
+            "instalments": sorted(c.instalments), "terminated_on": c.terminated_on and c.terminated_on.isoformat(),
+        }  # fmt: skip
+        return orjson.dumps({
+            "number": self.number, "cpam_code": self.cpam_code, "status": self.status, "grace_days": self.grace_days,
+            "term": self.term, "training_deadline": self.training_deadline and self.training_deadline.isoformat(),
+            "held": sorted(x.isoformat() for x in self.held), "cal": cal,
+        }).decode()  # fmt: skip
+
+    @classmethod
+    def load(cls, text: str, next_due_on: str | None) -> Entry:
+        s = orjson.loads(text)
+        return cls(
+            s["number"], s["cpam_code"], CalendarState.from_json(s["cal"]), s["status"], s["grace_days"], s["term"],
+            s["training_deadline"] and date.fromisoformat(s["training_deadline"]),
+            {date.fromisoformat(x) for x in s["held"]}, next_due_on and date.fromisoformat(next_due_on),
+        )  # fmt: skip
+
+    def apply(self, e: ev.Event) -> None:
+        self.cal.apply(e)
+        if isinstance(e, ev.AssistantHired):
+            self.training_deadline = e.training_deadline
+        elif isinstance(e, ev.AssistantLeft | ev.TrainingCompleted):
+            self.training_deadline = None
+        elif isinstance(e, ev.ReviewHeld):
+            self.held.add(e.due_date)
+        elif isinstance(e, ev.Suspended):
+            self.status = "suspended"
+        elif isinstance(e, ev.Reactivated):
+            self.status = "active"
+        elif isinstance(e, ev.Terminated):
+            self.status = "terminated"
+        elif isinstance(e, ev.Renewed):
+            self.term = max(self.term, e.term)
+
+    def alerts(self) -> list[tuple[str, str, date, date, date | None]]:
+        """(kind, ref, date, shows from, overdue from) of what an operator must see."""
+        c = self.cal
+        if self.status == "terminated":
+            return []
+        grace = timedelta(days=self.grace_days + 1)
+        out: list[tuple[str, str, date, date, date | None]] = []
+        if c.first_hired_on is None:
+            when = add_months(c.effective_from, NO_ASSISTANT_MONTHS)
+            out.append(("no_assistant", "", when, when, when))
+        if self.training_deadline is not None and self.status == "active":
+            dl = self.training_deadline
+            out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
+        for k in range(1, c.reviews_raised + 1):
+            due = review_date(c.effective_from, k)
+            if due not in self.held:
+                out.append(("review", due.isoformat(), due, due, due + grace))
+        for year in range(1, c.years_started + 1):
+            end = anniversary(c.effective_from, year, c.pauses, c.pause_clock)
+            if end is None or year in c.attainments:
+                continue
+            out.append(("attainment_missing", str(year), end, end, end + grace))
+            if year >= 3 and f"y{year}-balance" not in c.instalments:
+                out.append(("balance_waiting", str(year), end, end, end + grace))
+        end = end_of_term(c.effective_from, self.term, c.pauses, c.pause_clock)
+        if end is not None:
+            out.append(("end_of_term", str(self.term), end, end - END_OF_TERM_WARNING, None))
+        return out
+
+
+MESSAGES = {
+    "no_assistant": "Aucun assistant embauché 3 mois après la prise d'effet (depuis le {date}).",
+    "training_deadline": "Formation de l'assistant à achever avant le {date}.",
+    "training_deadline!": "Formation de l'assistant non achevée : échéance du {date} dépassée.",
+    "review": "Point semestriel dû le {date} à tenir.",
+    "review!": "Point semestriel dû le {date} non tenu : en retard.",
+    "attainment_missing": "Atteinte de l'année {ref} à saisir (année terminée le {date}).",
+    "attainment_missing!": "Atteinte de l'année {ref} manquante : année terminée le {date}, en retard.",
+    "balance_waiting": "Solde de l'année {ref} en attente de l'atteinte (année terminée le {date}).",
+    "balance_waiting!": "Solde de l'année {ref} bloqué : atteinte non saisie depuis le {date}.",
+    "end_of_term": "Fin de la période {ref} le {date} : reconduction tacite sauf résiliation.",
+}
+
+
+class Calendar(ReadModel):
+    name = "calendar"
+    tables = (CONVENTIONS, ALERTS)
+
+    def __init__(self) -> None:
+        self.reset(empty=False)
+
+    def reset(self, *, empty: bool) -> None:
+        self.cache: dict[str, Entry] = {}
+        self.complete = empty
+        self.touched: set[str] = set()
+
+    def _load(self, tx: Tx, ids: Collection[str]) -> None:
+        missing = [i for i in ids if i not in self.cache]
+        if missing and not self.complete:
+            rows = tx.select_in(CONVENTIONS, "convention_id", sorted(missing), "convention_id, state, next_due_on")
+            for cid, state, nxt in rows:
+                self.cache[cid] = Entry.load(state, nxt)
+
+    def apply(self, tx: Tx, items: Sequence[Item]) -> None:
+        self._load(tx, {cid for _, _, cid in items})
+        for _, e, cid in items:
+            if isinstance(e, ev.Signed):
+                self.cache[cid] = Entry(
+                    e.number, e.cpam_code, CalendarState.from_signed(e), grace_days=e.policies.review_grace_days
+                )
+            else:
+                entry = self.cache.get(cid)
+                if entry is None:
+                    continue
+                entry.apply(e)
+            self.touched.add(cid)
+
+    def finish(self, tx: Tx, caught_up: bool) -> None:
+        if not caught_up:  # save states, defer the costly part (see the module docstring)
+            self._write(tx, sorted(self.touched), dirty=True)
+        else:
+            dirty = {r[0] for r in tx.fetchall(f"SELECT convention_id FROM {tx.t(CONVENTIONS.name)} WHERE dirty = 1")}
+            ids = sorted(self.touched | dirty)
+            self._load(tx, ids)
+            self._write(tx, ids, dirty=False)
+        self.touched = set()
+        if len(self.cache) > MAX_CACHED:
+            self.reset(empty=False)
+
+    def _write(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
+        rows, alerts = [], []
+        for cid in ids:
+            entry = self.cache[cid]
+            if not dirty:
+                entry.next_due_on = entry.cal.next_due_on()
+                for kind, ref, when, starts, overdue in entry.alerts():
+                    alerts.append((cid, kind, ref, entry.number, entry.cpam_code, when.isoformat(),
+                                   starts.isoformat(), overdue and overdue.isoformat()))  # fmt: skip
+            nxt = entry.next_due_on and entry.next_due_on.isoformat()
+            rows.append((cid, entry.number, entry.cpam_code, entry.status, nxt, int(dirty), entry.dump()))
+        tx.upsert(CONVENTIONS, rows)
+        if not dirty:
+            tx.delete_keys(ALERTS, "convention_id", ids)
+            tx.upsert(ALERTS, alerts)
+
+
+# ---------------------------------------------------------------------- queries
+def conventions_due(store: ProjectionStore, until: date) -> list[UUID]:
+    """Conventions with something to record on or before ``until`` (index range scan), plus those
+    whose date is being recomputed (dirty): ticking them is harmless."""
+    with store.reading() as tx:
+        store.resolve(tx, Calendar.name, Calendar.tables)
+        t = tx.t(CONVENTIONS.name)
+        rows = tx.fetchall(
+            f"SELECT convention_id FROM {t} WHERE next_due_on <= ? UNION SELECT convention_id FROM {t} WHERE dirty = 1",
+            [until.isoformat()],
+        )
+    return sorted(UUID(r[0]) for r in rows)
+
+
+def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any] | None:
+    """What falls due next on one convention, and its open alerts (all dates)."""
+    with store.reading() as tx:
+        store.resolve(tx, Calendar.name, Calendar.tables)
+        rows = tx.fetchall(
+            f"SELECT number, cpam_code, status, next_due_on, dirty FROM {tx.t(CONVENTIONS.name)} "
+            "WHERE convention_id = ?",
+            [str(convention_id)],
+        )
+        if not rows:
+            return None
+        alerts = tx.fetchall(
+            f"SELECT kind, ref, date, starts_on, overdue_on FROM {tx.t(ALERTS.name)} "
+            "WHERE convention_id = ? ORDER BY date",
+            [str(convention_id)],
+        )
+    number, cpam, status, nxt, dirty = rows[0]
+    return {
+        "convention_id": str(convention_id), "number": number, "cpam_code": cpam, "status": status,
+        "next_due_on": nxt and date.fromisoformat(nxt), "recomputing": bool(dirty),
+        "alerts": [{"kind": k, "ref": r, "date": date.fromisoformat(w), "shows_from": date.fromisoformat(s),
+                    "overdue_from": o and date.fromisoformat(o)} for k, r, w, s, o in alerts],
+    }  # fmt: skip
+
+
+def work_queue(store: ProjectionStore, today: date, cpams: set[str] | None = None) -> list[dict[str, Any]]:
+    """The operator's work queue on ``today``: overdue items first, then by date. French messages."""
+    params: list[Any] = [today.isoformat()]
+    scope = ""
+    if cpams is not None:
+        values = sorted(cpams)
+        scope = f" AND cpam_code IN ({', '.join('?' * len(values))})" if values else " AND 1 = 0"
+        params += values
+    with store.reading() as tx:
+        store.resolve(tx, Calendar.name, Calendar.tables)
+        rows = tx.fetchall(
+            f"SELECT convention_id, number, cpam_code, kind, ref, date, overdue_on FROM {tx.t(ALERTS.name)} "
+            f"WHERE starts_on <= ?{scope}",
+            params,
+        )
+    items = []
+    for cid, number, cpam, kind, ref, when, overdue_on in rows:
+        overdue = overdue_on is not None and today.isoformat() >= overdue_on
+        day = date.fromisoformat(when)
+        message = MESSAGES.get(kind + "!" if overdue else kind, MESSAGES[kind]).format(date=d(day), ref=ref)
+        items.append({"convention_id": UUID(cid), "number": number, "cpam": cpam, "kind": kind, "date": day,
+                      "overdue": overdue, "message": f"Convention {number} (CPAM {cpam}) : {message}"})  # fmt: skip
+    items.sort(key=lambda i: (not i["overdue"], i["date"], i["cpam"], i["number"], i["kind"]))
+    return items

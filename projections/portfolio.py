@@ -1,0 +1,297 @@
+"""Portfolio dashboard: counts and funded ETP by CPAM, status, option and tier; aid due, paid and to
+recover by calendar year and CPAM; reviews held on time or late; attainment distribution in years
+3+; running suspensions; and a forecast of the aid still to pay over the next 5 calendar years.
+
+Money is summed into ``pf_money`` as the events arrive (integer cents). The forecast is computed
+when asked, from each convention's stored basis and the rules themselves (``tier_amount``,
+``plan_year``, the calendar), at full attainment: no amount is copied here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from domain import events as ev
+from domain.calendar import Pause, anniversary
+from domain.regimes import tier_amount
+from domain.schedule import plan_year
+from domain.values import Modulation, Option, Tier
+from projections.base import Item, StatefulModel, cents, euros
+from projections.store import ProjectionStore, Table, Tx
+
+CONVENTIONS = Table(
+    "pf_conventions",
+    (
+        ("convention_id", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"), ("status", "TEXT NOT NULL"),
+        ("option", "TEXT NOT NULL"), ("tier", "TEXT NOT NULL"), ("fte_milli", "INTEGER NOT NULL"),
+        ("suspended_since", "TEXT"), ("state", "TEXT NOT NULL"),
+    ),
+    ("convention_id",),
+    (("status",),),
+)  # fmt: skip
+MONEY = Table(
+    "pf_money",
+    (
+        ("cpam_code", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("due_cents", "BIGINT NOT NULL"),
+        ("to_recover_cents", "BIGINT NOT NULL"), ("paid_cents", "BIGINT NOT NULL"),
+        ("recovered_cents", "BIGINT NOT NULL"),
+    ),
+    ("cpam_code", "year"),
+)  # fmt: skip
+REVIEWS = Table(
+    "pf_reviews",
+    (
+        ("convention_id", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
+        ("deadline", "TEXT NOT NULL"), ("held_on", "TEXT"),
+    ),
+    ("convention_id", "due_date"),
+)  # fmt: skip
+ATTAINMENTS = Table(
+    "pf_attainments",
+    (("convention_id", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
+     ("attainment_bp", "INTEGER NOT NULL")),
+    ("convention_id", "year"),
+)  # fmt: skip
+
+BUCKETS = ((0, 2500, "0-24 %"), (2500, 5000, "25-49 %"), (5000, 7500, "50-74 %"), (7500, 10000, "75-99 %"),
+           (10000, 10001, "100 %"))  # fmt: skip
+
+
+class Portfolio(StatefulModel):
+    name = "portfolio"
+    main = CONVENTIONS
+    tables = (CONVENTIONS, MONEY, REVIEWS, ATTAINMENTS)
+
+    def apply(self, tx: Tx, items: Sequence[Item]) -> None:
+        self.load(tx, {cid for _, _, cid in items})
+        money: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        reviews_due: list[tuple[Any, ...]] = []
+        reviews_held: list[tuple[Any, ...]] = []
+        attainments: list[tuple[Any, ...]] = []
+        for _, e, cid in items:
+            if isinstance(e, ev.Signed):
+                self.create(cid, {
+                    "cpam_code": e.cpam_code, "status": "active", "option": e.option.value, "tier": e.tier.value,
+                    "suspended_since": None, "effective_from": e.effective_from.isoformat(),
+                    "pause_clock": e.policies.pause_clock, "modulation": e.policies.modulation.value,
+                    "grace_days": e.policies.review_grace_days, "options": [], "pauses": [], "hired_on": None,
+                    "years": {}, "instalments": {}, "terminated_on": None,
+                })  # fmt: skip
+                continue
+            st = self.state(cid)
+            if st is None:
+                continue
+            cpam = st["cpam_code"]
+            if isinstance(e, ev.InstalmentDue):
+                amount = cents(e.amount)
+                st["instalments"][e.instalment_id] = [amount, e.due_date.isoformat(), "due"]
+                money[(cpam, e.due_date.year)][0 if amount >= 0 else 1] += abs(amount)
+            elif isinstance(e, ev.PaymentRecorded):
+                amount = cents(e.amount)
+                if (inst := st["instalments"].get(e.instalment_id)) is not None:
+                    inst[2] = "paid"
+                money[(cpam, e.effective_date.year)][2 if amount >= 0 else 3] += abs(amount)
+            elif isinstance(e, ev.InstalmentCancelled):
+                if (inst := st["instalments"].get(e.instalment_id)) is not None and inst[2] == "due":
+                    inst[2] = "cancelled"
+                    money[(cpam, int(inst[1][:4]))][0 if inst[0] >= 0 else 1] -= abs(inst[0])
+            elif isinstance(e, ev.YearStarted):
+                st["years"][str(e.year)] = [e.effective_date.isoformat(), e.regime, str(e.full_amount)]
+                st["option"] = e.option.value
+            elif isinstance(e, ev.ReviewDue):
+                grace = timedelta(days=st["grace_days"])
+                reviews_due.append(
+                    (cid, e.effective_date.isoformat(), cpam, (e.effective_date + grace).isoformat(), None)
+                )
+            elif isinstance(e, ev.ReviewHeld):
+                grace = timedelta(days=st["grace_days"])
+                reviews_held.append(
+                    (cid, e.due_date.isoformat(), cpam, (e.due_date + grace).isoformat(), e.effective_date.isoformat())
+                )
+            elif isinstance(e, ev.AttainmentRecorded):
+                if e.year >= 3:
+                    attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
+            elif isinstance(e, ev.AssistantHired):
+                st["hired_on"] = st["hired_on"] or e.effective_date.isoformat()
+            elif isinstance(e, ev.OptionChanged):
+                st["options"].append([e.effective_date.isoformat(), e.option.value])
+            elif isinstance(e, ev.Suspended):
+                st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
+                st["pauses"].append([e.effective_date.isoformat(), None])
+            elif isinstance(e, ev.Reactivated):
+                st["status"], st["suspended_since"] = "active", None
+                if st["pauses"]:
+                    st["pauses"][-1][1] = e.effective_date.isoformat()
+            elif isinstance(e, ev.Terminated):
+                st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
+        self.flush(tx)
+        t = tx.t(MONEY.name)
+        tx.executemany(
+            f"INSERT INTO {t} (cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cpam_code, year) DO UPDATE SET "
+            f"due_cents = {t}.due_cents + excluded.due_cents, "
+            f"to_recover_cents = {t}.to_recover_cents + excluded.to_recover_cents, "
+            f"paid_cents = {t}.paid_cents + excluded.paid_cents, "
+            f"recovered_cents = {t}.recovered_cents + excluded.recovered_cents",
+            [(cpam, year, *v) for (cpam, year), v in sorted(money.items())],
+        )
+        r = tx.t(REVIEWS.name)
+        cols = "(convention_id, due_date, cpam_code, deadline, held_on) VALUES (?, ?, ?, ?, ?)"
+        tx.executemany(f"INSERT INTO {r} {cols} ON CONFLICT (convention_id, due_date) DO NOTHING", reviews_due)
+        tx.executemany(
+            f"INSERT INTO {r} {cols} ON CONFLICT (convention_id, due_date) DO UPDATE SET held_on = excluded.held_on",
+            reviews_held,
+        )
+        tx.upsert(ATTAINMENTS, attainments)
+
+    def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
+        fte = 0 if st["status"] == "terminated" else int(Option(st["option"]).fte * 1000)
+        return (cid, st["cpam_code"], st["status"], st["option"], st["tier"], fte, st["suspended_since"],
+                orjson.dumps(st).decode())  # fmt: skip
+
+
+# ---------------------------------------------------------------------- queries
+def _scope(cpams: Collection[str] | None, params: list[Any], column: str = "cpam_code") -> str:
+    if cpams is None:
+        return ""
+    values = sorted(cpams)
+    params.extend(values)
+    return f" WHERE {column} IN ({', '.join('?' * len(values))})" if values else " WHERE 1 = 0"
+
+
+def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None = None) -> dict[str, Any]:
+    """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all)."""
+    with store.reading() as tx:
+        store.resolve(tx, Portfolio.name, Portfolio.tables)
+        p: list[Any] = []
+        scope = _scope(cpams, p)
+        counts = tx.fetchall(
+            f"SELECT cpam_code, status, option, tier, COUNT(*), SUM(fte_milli) FROM {tx.t(CONVENTIONS.name)}{scope} "
+            "GROUP BY cpam_code, status, option, tier ORDER BY cpam_code, status, option, tier",
+            p,
+        )
+        money = tx.fetchall(
+            f"SELECT cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents "
+            f"FROM {tx.t(MONEY.name)}{scope} ORDER BY year, cpam_code",
+            p,
+        )
+        t = today.isoformat()
+        reviews = tx.fetchall(
+            "SELECT cpam_code, "
+            "SUM(CASE WHEN held_on IS NOT NULL AND held_on <= deadline THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN held_on IS NOT NULL AND held_on > deadline THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN held_on IS NULL AND deadline < ? THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN held_on IS NULL AND deadline >= ? THEN 1 ELSE 0 END) "
+            f"FROM {tx.t(REVIEWS.name)}{scope} GROUP BY cpam_code ORDER BY cpam_code",
+            [t, t, *p],
+        )
+        case = " ".join(f"WHEN attainment_bp < {hi} THEN '{label}'" for _, hi, label in BUCKETS)
+        attainment = tx.fetchall(
+            f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
+            f"GROUP BY cpam_code, CASE {case} END ORDER BY cpam_code, 2",
+            p,
+        )
+        sp: list[Any] = []
+        suspended = tx.fetchall(
+            f"SELECT convention_id, cpam_code, suspended_since FROM {tx.t(CONVENTIONS.name)} WHERE status = 'suspended'"
+            + _scope(cpams, sp).replace(" WHERE", " AND")
+            + " ORDER BY suspended_since, convention_id",
+            sp,
+        )
+        bases = tx.fetchall(
+            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)}"
+            + (" WHERE status <> 'terminated'" if not scope else scope + " AND status <> 'terminated'")
+            + " ORDER BY convention_id",
+            p,
+        )
+    return {
+        "today": today,
+        "conventions": [
+            {"cpam_code": c, "status": s, "option": o, "tier": ti, "count": int(n),
+             "funded_etp": Decimal(int(f or 0)) / 1000}
+            for c, s, o, ti, n, f in counts
+        ],
+        "money": [
+            {"cpam_code": c, "year": y, "due": euros(a), "to_recover": euros(b), "paid": euros(pd),
+             "recovered": euros(r)}
+            for c, y, a, b, pd, r in money
+        ],
+        "reviews": [
+            {"cpam_code": c, "held_on_time": int(a), "held_late": int(b), "overdue": int(o), "pending": int(pn)}
+            for c, a, b, o, pn in reviews
+        ],
+        "attainment_years_3_plus": [{"cpam_code": c, "bucket": b, "count": int(n)} for c, b, n in attainment],
+        "suspensions": [
+            {"convention_id": i, "cpam_code": c, "since": date.fromisoformat(s),
+             "days": (today - date.fromisoformat(s)).days}
+            for i, c, s in suspended
+        ],
+        "forecast": forecast([orjson.loads(s) for _, s in bases], today),
+    }  # fmt: skip
+
+
+def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> list[dict[str, Any]]:
+    """Aid still to pay per CPAM and calendar year (this year and the next ``years - 1``), assuming
+    full attainment from year 3; unpaid instalments due before this year are ``arrears`` (year 0).
+
+    Instalments already recorded count at their recorded amount unless paid or cancelled.
+    Conventions under an open suspension are projected only up to what is already dated.
+    """
+    first, last = today.year, today.year + years - 1
+    horizon = date(last, 12, 31)
+    totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+    for st in states:
+        cpam = st["cpam_code"]
+        for _, (amount, due, status) in st["instalments"].items():
+            if status == "due":
+                y = int(due[:4])
+                if y <= last:
+                    totals[(cpam, y if y >= first else 0)] += euros(amount)
+        if st["terminated_on"] is not None:
+            continue
+        _plan_future(st, first, horizon, totals)
+    return [{"cpam_code": c, "year": y, "amount": a} for (c, y), a in sorted(totals.items()) if a]
+
+
+def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tuple[str, int], Decimal]) -> None:
+    fd = date.fromisoformat
+    effective = fd(st["effective_from"])
+    pauses = [Pause(fd(s), e and fd(e)) for s, e in st["pauses"]]
+    hired = st["hired_on"] and fd(st["hired_on"])
+    tier, modulation = Tier(st["tier"]), Modulation(st["modulation"])
+    n = 1
+    while True:
+        start = effective if n == 1 else anniversary(effective, n - 1, pauses, st["pause_clock"])
+        if start is None or start > horizon:
+            return
+        end = anniversary(effective, n, pauses, st["pause_clock"])
+        if str(n) in st["years"]:
+            _, regime, full = st["years"][str(n)]
+            full = Decimal(full)
+        else:
+            option = Option(_option_on(st, start))
+            regime, full = tier_amount(option, tier, n, start)
+        for p in plan_year(
+            year=n, start=start, end=end, regime=regime, full_amount=full, hired_on=hired,
+            attainment=Decimal(1) if n >= 3 else None, attainment_recorded_on=end, modulation=modulation,
+        ):  # fmt: skip
+            if p.instalment_id in st["instalments"] or p.due_date is None or p.amount is None:
+                continue
+            if first <= p.due_date.year <= horizon.year:
+                totals[(st["cpam_code"], p.due_date.year)] += p.amount
+        n += 1
+
+
+def _option_on(st: dict[str, Any], day: date) -> str:
+    """The option of a year starting on ``day``: the latest started year's, then amendments."""
+    option = st["option"]
+    for start, changed in st["options"]:
+        if date.fromisoformat(start) <= day:
+            option = changed
+    return option

@@ -1,0 +1,238 @@
+"""The projection runner: reads the notification log in batches and feeds the read models.
+
+Each batch is one transaction on the projection database: every read model's rows *and* its
+position (the last notification id applied) are written together, so a crash at any point, even
+``kill -9`` in the middle of a batch, leaves either the whole batch or none of it. Positions are
+notification ids, compared with ``>``: gaps in ids (PostgreSQL) are harmless.
+
+Works by polling on SQLite (eventsourcing 9.5 has no SQLite subscription) and identically on
+PostgreSQL. Only convention events are read (a topic filter in the query): command receipts and
+doctor registrations live in the same log but no read model needs them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from domain.events import CONVENTION_EVENTS, Event
+from projections.base import Item, ReadModel
+from projections.store import ProjectionStore, Tx, physical
+
+TOPICS = [cls.TOPIC for cls in CONVENTION_EVENTS]
+BATCH = 500
+
+Progress = Callable[[int, int], None]  # (events applied in this batch, position reached)
+
+
+@dataclass
+class Target:
+    """A read model writing into one generation of its tables."""
+
+    model: ReadModel
+    generation: int
+    expected: int | None = None  # the position this process last committed (None: unknown)
+    pending: int | None = None  # the position the open transaction will commit
+
+
+@dataclass(frozen=True)
+class Difference:
+    projection: str
+    table: str
+    key: tuple[Any, ...]
+    live: tuple[Any, ...] | None
+    fresh: tuple[Any, ...] | None
+
+
+class Runner:
+    """Catch up, follow, rebuild and verify the read models of one application."""
+
+    def __init__(self, app: Any, store: ProjectionStore, models: Sequence[ReadModel], batch_size: int = BATCH) -> None:
+        self.app = app
+        self.store = store
+        self.models = list(models)
+        self.batch_size = batch_size
+        self._live: list[Target] = []
+        self._maybe_dirty = True
+
+    def model(self, name: str) -> ReadModel:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(f"unknown projection {name!r}; known: {', '.join(m.name for m in self.models)}")
+
+    # ------------------------------------------------------------------ live tables
+    def ensure_live(self) -> list[Target]:
+        """Create the live tables of read models that have none, and target them."""
+        with self.store.transaction() as tx:
+            targets = []
+            for m in self.models:
+                gen = self.store.live_generation(tx, m.name)
+                if gen is None:
+                    gen = self.store.create_generation(tx, m.name, m.tables, live=True)
+                old = next((t for t in self._live if t.model is m and t.generation == gen), None)
+                targets.append(old or Target(m, gen))
+        self._live = targets
+        return targets
+
+    def head(self) -> int:
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    def positions(self) -> dict[str, dict[str, Any]]:
+        """Per read model: live generation and position, plus the log's head."""
+        head = self.head()
+        with self.store.reading() as tx:
+            out = {}
+            for m in self.models:
+                for gen, pos, live in self.store.generations(tx, m.name):
+                    if live:
+                        out[m.name] = {"generation": gen, "position": pos, "head": head, "lag": head - pos}
+        return out
+
+    def catch_up(self, *, until: int | None = None, progress: Progress | None = None) -> int:
+        """Apply every event recorded so far to the live read models; returns how many."""
+        for attempt in range(3):
+            targets = self.ensure_live()
+            try:
+                return self._catch_up(targets, until=until, progress=progress)
+            except LookupError:  # a rebuild switched generations under us: target the new ones
+                if attempt == 2:
+                    raise
+        return 0  # pragma: no cover
+
+    def follow(
+        self, *, poll: float = 0.2, stop: Callable[[], bool] = lambda: False, on_batch: Progress | None = None
+    ) -> None:
+        """Keep catching up until ``stop()``: new events show within ``poll`` + one batch."""
+        while not stop():
+            if self.catch_up(progress=on_batch) == 0:
+                time.sleep(poll)
+
+    # ------------------------------------------------------------------ batches
+    def _catch_up(self, targets: list[Target], *, until: int | None, progress: Progress | None) -> int:
+        total = 0
+        while True:
+            with self.store.transaction() as tx:
+                n, caught_up = self._batch(tx, targets, until, progress)
+            self._committed(targets)
+            total += n
+            if caught_up:
+                return total
+
+    def _batch(self, tx: Tx, targets: list[Target], until: int | None, progress: Progress | None) -> tuple[int, bool]:
+        """One batch inside ``tx``: read, apply, write rows and positions. Returns (events, caught up)."""
+        try:
+            positions = []
+            for t in targets:
+                pos = self.store.lock_position(tx, t.model.name, t.generation)
+                if pos != t.expected:
+                    t.model.reset(empty=pos == 0)  # another process moved it, or first batch here
+                t.expected = None  # unknown until this transaction commits
+                t.pending = pos
+                positions.append(pos)
+            start = min(positions)
+            if until is not None and start >= until:
+                return 0, True
+            rows = self.app.recorder.select_notifications(
+                start + 1, self.batch_size, stop=until, topics=TOPICS, inclusive_of_start=True
+            )
+            caught_up = len(rows) < self.batch_size or (until is not None and rows[-1].id >= until)
+            if not rows and not self._maybe_dirty:
+                return 0, True
+            to_event = self.app.mapper.to_domain_event
+            items: list[Item] = []
+            for n in rows:
+                event = to_event(n)
+                if isinstance(event, Event):
+                    items.append((n.id, event, str(n.originator_id)))
+            last = rows[-1].id if rows else None
+            for t, pos in zip(targets, positions, strict=True):
+                self._bind(tx, t)
+                mine = items if pos == start else [it for it in items if it[0] > pos]
+                if mine:
+                    t.model.apply(tx, mine)
+                t.model.finish(tx, caught_up)
+                if last is not None and last > pos:
+                    self.store.set_position(tx, t.model.name, t.generation, last)
+                    t.pending = last
+            self._maybe_dirty = not caught_up
+            if progress and rows:
+                progress(len(rows), last or start)
+            return len(rows), caught_up
+        except BaseException:
+            for t in targets:
+                t.expected = None
+                t.model.reset(empty=False)
+            raise
+
+    def _committed(self, targets: list[Target]) -> None:
+        for t in targets:
+            t.expected = t.pending
+
+    def _bind(self, tx: Tx, target: Target) -> None:
+        for table in target.model.tables:
+            tx.tables[table.name] = physical(table, target.generation)
+
+    # ------------------------------------------------------------------ rebuild and verify
+    def rebuild(self, names: Sequence[str] | None = None, *, progress: Progress | None = None) -> dict[str, int]:
+        """Rebuild read models beside the live tables, then switch to them in one transaction."""
+        models = [self.model(n) for n in names] if names else self.models
+        targets = self._fresh(models)
+        self._catch_up(targets, until=None, progress=progress)
+        while True:  # the last events and the switch, in one transaction
+            with self.store.transaction() as tx:
+                _, caught_up = self._batch(tx, targets, None, progress)
+                if caught_up:
+                    for t in targets:
+                        self.store.switch(tx, t.model.name, t.generation, t.model.tables)
+            self._committed(targets)
+            if caught_up:
+                break
+        self._live = []
+        return {t.model.name: t.generation for t in targets}
+
+    def _fresh(self, models: Sequence[ReadModel]) -> list[Target]:
+        with self.store.transaction() as tx:
+            targets = [Target(m, self.store.create_generation(tx, m.name, m.tables, live=False)) for m in models]
+        for t in targets:
+            t.model.reset(empty=True)
+        return targets
+
+    def verify(self, *, progress: Progress | None = None, limit: int = 1000) -> list[Difference]:
+        """Replay everything into fresh tables and list every row that differs from the live ones."""
+        self.catch_up()
+        with self.store.reading() as tx:
+            live = {m.name: (self.store.live_generation(tx, m.name), m) for m in self.models}
+            until = {name: self.store.lock_position(tx, name, gen) for name, (gen, _) in live.items()}
+        self._live = []
+        diffs: list[Difference] = []
+        for name, (gen, m) in live.items():
+            (fresh,) = self._fresh([m])
+            try:
+                self._catch_up([fresh], until=until[name], progress=progress)
+                with self.store.reading() as tx:
+                    for table in m.tables:
+                        a, b = physical(table, gen), physical(table, fresh.generation)
+                        diffs.extend(_diff(tx, name, table, a, b, limit - len(diffs)))
+            finally:
+                with self.store.transaction() as tx:
+                    self.store.drop_generation(tx, name, fresh.generation, m.tables)
+                m.reset(empty=False)
+        return diffs
+
+
+def _diff(tx: Tx, name: str, table: Any, live: str, fresh: str, limit: int) -> list[Difference]:
+    if limit <= 0:
+        return []
+    cols = ", ".join(table.column_names)
+    only_live = tx.fetchall(f"SELECT {cols} FROM {live} EXCEPT SELECT {cols} FROM {fresh} LIMIT {limit}")
+    only_fresh = tx.fetchall(f"SELECT {cols} FROM {fresh} EXCEPT SELECT {cols} FROM {live} LIMIT {limit}")
+    idx = [table.column_names.index(k) for k in table.key]
+    by_key: dict[tuple[Any, ...], list[Any]] = {}
+    for row in only_live:
+        by_key.setdefault(tuple(row[i] for i in idx), [None, None])[0] = tuple(row)
+    for row in only_fresh:
+        by_key.setdefault(tuple(row[i] for i in idx), [None, None])[1] = tuple(row)
+    return [Difference(name, table.name, k, v[0], v[1]) for k, v in sorted(by_key.items(), key=lambda kv: str(kv[0]))]

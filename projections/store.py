@@ -1,0 +1,231 @@
+"""The projection database: read-model tables, their generations and the tracking table.
+
+One database for every read model: a SQLite file of its own (beside the events file), or the
+events' PostgreSQL database and schema with tables of its own. SQL is written once with ``?``
+placeholders and standard ``INSERT ... ON CONFLICT`` upserts, which both dialects accept.
+
+Each read model's tables exist in *generations* (``<table>_g<n>``). The tracking table
+``projection_tracking`` holds, per read model and generation, the last notification id applied and
+whether that generation is the live one. A rebuild fills a new generation beside the live one and
+switches by flipping ``live`` in one transaction, so readers never see a half-built table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TRACKING = "projection_tracking"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read-model table: logical name, columns (name, SQL type), primary key, indexes."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+
+@dataclass
+class Tx:
+    """One open transaction on the projection database."""
+
+    store: ProjectionStore
+    cursor: Any
+    tables: dict[str, str] = field(default_factory=dict)  # logical -> physical, set by the runner
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.cursor.execute(self.store.sql(sql), params)
+        return self.cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self.store.sql(sql), rows)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.execute(sql, params).fetchall())
+
+    def t(self, logical: str) -> str:
+        return self.tables[logical]
+
+    def upsert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows or replace those with the same key (one ``executemany``)."""
+        if not rows:
+            return
+        cols = table.column_names
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in table.key)
+        sql = (
+            f"INSERT INTO {self.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT ({', '.join(table.key)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
+        )
+        self.executemany(sql, rows)
+
+    def delete_keys(self, table: Table, column: str, values: Sequence[Any]) -> None:
+        for chunk in _chunks(list(values), 500):
+            self.execute(f"DELETE FROM {self.t(table.name)} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
+
+    def select_in(self, table: Table, column: str, values: Sequence[Any], cols: str = "*") -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(values), 500):
+            out.extend(
+                self.fetchall(
+                    f"SELECT {cols} FROM {self.t(table.name)} WHERE {column} IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return out
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+class ProjectionStore:
+    """A connection to the projection database, SQLite or PostgreSQL."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self.conn = connection
+        self.dialect = dialect
+        with self.transaction() as tx:
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
+                "position BIGINT NOT NULL DEFAULT 0, live INTEGER NOT NULL DEFAULT 0, "
+                "PRIMARY KEY (name, generation))"
+            )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def sqlite(cls, path: Path | str) -> ProjectionStore:
+        """WAL, synchronous=NORMAL: a committed batch survives a killed process (not a power cut)."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return cls(conn, "sqlite")
+
+    @classmethod
+    def postgres(
+        cls, *, host: str, port: int, user: str, password: str, dbname: str, schema: str = ""
+    ) -> ProjectionStore:
+        import psycopg
+
+        conn = psycopg.connect(host=host, port=port, user=user, password=password or None, dbname=dbname)
+        if schema:
+            conn.execute(f"SET search_path TO {schema}")
+            conn.commit()
+        return cls(conn, "postgres")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ------------------------------------------------------------------ transactions
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.dialect == "postgres" else statement
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One transaction: committed on success, rolled back on any exception.
+
+        SQLite takes the write lock at once (BEGIN IMMEDIATE) so two runners serialise.
+        """
+        if self.dialect == "sqlite":
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self, cur)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        else:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                yield Tx(self, cur)
+
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        """A read-only snapshot for queries."""
+        if self.dialect == "sqlite":
+            cur = self.conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield Tx(self, cur)
+            finally:
+                cur.execute("ROLLBACK")
+        else:
+            with self.conn.transaction(force_rollback=True), self.conn.cursor() as cur:
+                yield Tx(self, cur)
+
+    # ------------------------------------------------------------------ generations
+    def generations(self, tx: Tx, name: str) -> list[tuple[int, int, bool]]:
+        rows = tx.fetchall(
+            f"SELECT generation, position, live FROM {TRACKING} WHERE name = ? ORDER BY generation", [name]
+        )
+        return [(g, p, bool(live)) for g, p, live in rows]
+
+    def live_generation(self, tx: Tx, name: str) -> int | None:
+        rows = tx.fetchall(f"SELECT generation FROM {TRACKING} WHERE name = ? AND live = 1", [name])
+        return rows[0][0] if rows else None
+
+    def resolve(self, tx: Tx, name: str, tables: Sequence[Table]) -> None:
+        """Point ``tx.t(...)`` at the live generation of read model ``name`` (for queries)."""
+        gen = self.live_generation(tx, name)
+        if gen is None:
+            raise LookupError(f"projection {name} has no live tables: run `conventions project`")
+        for table in tables:
+            tx.tables[table.name] = physical(table, gen)
+
+    def create_generation(self, tx: Tx, name: str, tables: Sequence[Table], *, live: bool) -> int:
+        """Create a fresh, empty generation of the tables (position 0)."""
+        existing = [g for g, _, _ in self.generations(tx, name)]
+        gen = max(existing, default=0) + 1
+        for table in tables:
+            phys = physical(table, gen)
+            tx.execute(f"DROP TABLE IF EXISTS {phys}")
+            cols = ", ".join(f"{c} {t}" for c, t in table.columns)
+            tx.execute(f"CREATE TABLE {phys} ({cols}, PRIMARY KEY ({', '.join(table.key)}))")
+            for i, index in enumerate(table.indexes):
+                tx.execute(f"CREATE INDEX ix_{phys}_{i} ON {phys} ({', '.join(index)})")
+        tx.execute(
+            f"INSERT INTO {TRACKING} (name, generation, position, live) VALUES (?, ?, 0, ?)", [name, gen, int(live)]
+        )
+        return gen
+
+    def drop_generation(self, tx: Tx, name: str, gen: int, tables: Sequence[Table]) -> None:
+        for table in tables:
+            tx.execute(f"DROP TABLE IF EXISTS {physical(table, gen)}")
+        tx.execute(f"DELETE FROM {TRACKING} WHERE name = ? AND generation = ?", [name, gen])
+
+    def switch(self, tx: Tx, name: str, gen: int, tables: Sequence[Table]) -> None:
+        """Make ``gen`` live and drop the generation it replaces, in the caller's transaction."""
+        old = self.live_generation(tx, name)
+        tx.execute(f"UPDATE {TRACKING} SET live = 0 WHERE name = ?", [name])
+        tx.execute(f"UPDATE {TRACKING} SET live = 1 WHERE name = ? AND generation = ?", [name, gen])
+        if old is not None and old != gen:
+            self.drop_generation(tx, name, old, tables)
+
+    def lock_position(self, tx: Tx, name: str, gen: int) -> int:
+        """The generation's position, locked until the end of the transaction (PostgreSQL)."""
+        lock = " FOR UPDATE" if self.dialect == "postgres" else ""
+        rows = tx.fetchall(f"SELECT position FROM {TRACKING} WHERE name = ? AND generation = ?{lock}", [name, gen])
+        if not rows:
+            raise LookupError(f"projection {name} generation {gen} vanished (switched by a rebuild?)")
+        return int(rows[0][0])
+
+    def set_position(self, tx: Tx, name: str, gen: int, position: int) -> None:
+        tx.execute(f"UPDATE {TRACKING} SET position = ? WHERE name = ? AND generation = ?", [position, name, gen])
+
+
+def physical(table: Table, gen: int) -> str:
+    return f"pj_{table.name}_g{gen}"
