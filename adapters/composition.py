@@ -76,3 +76,29 @@ def build_scheduler(settings: Settings | None = None, app: ConventionsApp | None
     else:
         lock = FileLock(settings.data_dir / "scheduler.lock")
     return job, lock
+
+
+def build_projection_store(settings: Settings | None = None):  # -> projections.store.ProjectionStore
+    """The projection database: ``projections.sqlite`` beside the events file, or the events'
+    PostgreSQL database and schema (tables ``pj_*`` and ``projection_tracking``)."""
+    from projections.store import ProjectionStore
+
+    settings = settings or Settings()
+    if settings.store == "postgres":
+        return ProjectionStore.postgres(
+            host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
+            password=settings.postgres_password, dbname=settings.postgres_dbname, schema=settings.postgres_schema,
+        )  # fmt: skip
+    if settings.store == "memory":
+        return ProjectionStore.sqlite(":memory:")
+    return ProjectionStore.sqlite(settings.projections_sqlite_path())
+
+
+def build_projections(settings: Settings | None = None, app: ConventionsApp | None = None, batch_size: int = 500):
+    """The projection runner (``projections.runner.Runner``) over every read model."""
+    from projections import all_models
+    from projections.runner import Runner
+
+    settings = settings or Settings()
+    app = app or build_app(settings)
+    return Runner(app, build_projection_store(settings), all_models(), batch_size=batch_size)
