@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         table = Table("année", "du", "au", "régime", "montant (€)", title=f"{option.value} {tier.value}")
         for r in rows:
             table.add_row(str(r["year"]), str(r["start"]), str(r["end"]), str(r["regime"]), f"{r['amount']:.2f}")
-        Console().print(table)
+        _console().print(table)
 
     @app.command()
     def sign(
@@ -383,16 +384,22 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
                 str(e["version"]), e["type"], str(e["effective_date"]), f"{e['recorded_at']:%Y-%m-%d %H:%M}",
                 e["actor"], e["reason"],
             )  # fmt: skip
-        Console().print(table)
+        _console().print(table)
+
+
+def _console() -> Console:
+    """Full-width tables when printing to a pipe or a file (rich would assume 80 columns)."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _print_view(view: dict) -> None:
-    console = Console()
+    console = _console()
     console.print(
         f"[bold]Convention {view['number']}[/bold] (CPAM {view['cpam_code']}) — {view['status']} — "
         f"{view['option']} {view['tier']} — année {view['contract_year']} — v{view['version']}"
     )
-    console.print(f"Dr {view['doctor']['name']} (RPPS {view['doctor']['rpps']}), effet le {view['effective_date']}")
+    doctor = view["doctor"]
+    console.print(f"Médecin : {doctor['name']} (RPPS {doctor['rpps']}), effet le {view['effective_date']}")
     console.print("Anniversaires : " + ", ".join(str(a) for a in view["anniversaries"]))
     table = Table("échéance", "année", "type", "échue le", "à payer au", "montant (€)", "statut")
     for i in view["instalments"]:
