@@ -46,8 +46,8 @@ def plan_year(
         return [
             PlannedInstalment(
                 instalment_id(1, "advance"), 1, InstalmentKind.ADVANCE, falls,
-                None if hired_on is None else hired_on + A7_FIRST_DELAY, first,
-                f"A7-2019 année 1 : 70 % de {full} € à 15 jours de l'embauche",
+                None if falls is None else falls + A7_FIRST_DELAY, first,
+                f"A7-2019 année 1 : 70 % de {full} € à 15 jours de l'embauche (ou de la prise d'effet)",
             ),
             PlannedInstalment(
                 instalment_id(1, "balance"), 1, InstalmentKind.BALANCE, end, end, full - first,

@@ -23,6 +23,8 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
     if conv.terminated_on is None or (nxt is not None and nxt < conv.terminated_on):
         started.append(nxt)  # the next anniversary (None while a suspension is open)
     assistant = conv.assistant
+    on = today or conv.year_start(max(conv.contract_year, 1)) or conv.effective_from
+    refusals = conv.second_assistant_refusals(on)  # R18
     return {
         "id": str(conv.id),
         "version": conv.version,
@@ -71,6 +73,7 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
             {"k": r.k, "due_date": r.due_date, "held_on": r.held_on, "notes": r.notes}
             for _, r in sorted(conv.reviews.items())
         ],
+        "second_assistant": {"refusals": refusals, "eligible": not refusals},
         "suspensions": [{"from": p.start, "to": p.end, "days": p.days} for p in conv.pauses],
         "terminated_on": conv.terminated_on,
         "terminated_by": conv.terminated_by.value if conv.terminated_by else None,

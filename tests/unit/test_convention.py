@@ -387,3 +387,23 @@ def test_r11_a_review_cannot_be_held_long_before_it_falls_due(app: ConventionsAp
     assert app.hold_review(cid, meta, held_on=date(2025, 6, 1))["value"] == "2025-07-15"
     app.record_due(cid, meta, today=date(2025, 7, 15))
     assert app.get(cid).reviews[date(2025, 7, 15)].k == 1  # raised once, already held
+
+
+def test_r18_second_assistant_eligibility_is_shown(app: ConventionsApp, meta: CommandMeta) -> None:
+    from domain.views import convention_view
+
+    cid = sign(app, meta, zip_area=True)
+    app.record_due(cid, meta, today=date(2028, 3, 1))
+    app.record_attainment(cid, meta, year=3, observed_patients=1250, on=date(2028, 3, 1))
+    assert convention_view(app.get(cid))["second_assistant"] == {"refusals": [], "eligible": True}
+    early = convention_view(app.get(cid, version=3))["second_assistant"]
+    assert early["eligible"] is False and "à partir de la 3e année du contrat" in early["refusals"]
+
+
+def test_r6_a7_first_instalment_when_the_assistant_was_hired_before_the_effective_date(
+    app: ConventionsApp, meta: CommandMeta
+) -> None:
+    cid = sign(app, meta, option="HALF", signed_on=date(2023, 8, 1), effective_from=date(2023, 9, 1))
+    app.hire(cid, meta, hired_on=date(2023, 8, 10), fte=D("0.5"), profile="nurse")
+    app.record_due(cid, meta, today=date(2023, 9, 1))
+    assert instalments(app, cid)["y1-advance"] == (date(2023, 9, 1), date(2023, 9, 16), "12600.00")
