@@ -77,6 +77,7 @@ class RequestContext:
         finally:
             log.info(
                 "request",
+                request_id=request_id,
                 method=scope.get("method"),
                 path=scope.get("path"),
                 status=status,
