@@ -1,9 +1,220 @@
-"""CLI commands of the projection capability (registered on the one `conventions` app)."""
+"""CLI commands of the projection capability: project, rebuild, list, dashboard, verify --projections."""
 
 from __future__ import annotations
 
+import signal
+import time
+from datetime import date, datetime
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.cli.common import DATE_FORMATS, DataDir, Json, print_json, settings_for
+from adapters.composition import build_projections
+from projections import conventions_list, portfolio
+
+Batch = Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Événements par transaction.")]
+Cpams = Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")]
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+def _runner(data_dir: Any, batch_size: int = 500) -> Any:
+    return build_projections(settings_for(data_dir), batch_size=batch_size)
+
+
+def _progress(label: str, total: int, disable: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=disable, transient=False
+    )
+    return bar, bar.add_task(label, total=max(total, 1))
+
+
+def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per command
+    @app.command()
+    def project(
+        follow: Annotated[
+            bool, typer.Option("--follow", help="Continuer à suivre le journal (Ctrl-C pour arrêter).")
+        ] = False,
+        poll: Annotated[
+            float, typer.Option("--poll", min=0.05, max=1.0, help="Attente entre deux lectures (s).")
+        ] = 0.2,
+        batch_size: Batch = 500,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """Mettre les vues (read models) à jour depuis le journal des événements, une fois ou en continu."""
+        runner = _runner(data_dir, batch_size)
+        stopping = {"now": False}
+
+        def stop(*_: Any) -> None:
+            stopping["now"] = True
+
+        signal.signal(signal.SIGTERM, stop)
+        started, count = time.perf_counter(), 0
+        try:
+            count = runner.catch_up()
+            if follow:
+                if not as_json:
+                    typer.echo(f"{count} événements appliqués ; suivi du journal (Ctrl-C pour arrêter)…", err=True)
+                runner.follow(poll=poll, stop=lambda: stopping["now"])
+        except KeyboardInterrupt:
+            pass
+        positions = runner.positions()
+        if as_json:
+            print_json({"applied": count, "seconds": round(time.perf_counter() - started, 3), "projections": positions})
+        elif not follow:
+            typer.echo(f"{count} événements appliqués en {time.perf_counter() - started:.2f} s.")
+            for name, p in positions.items():
+                typer.echo(f"  {name:18} position {p['position']} / {p['head']} (génération {p['generation']})")
+
+    @app.command()
+    def rebuild(
+        name: Annotated[str | None, typer.Argument(help="Vue à reconstruire (défaut : toutes).")] = None,
+        batch_size: Batch = 500,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """Reconstruire une vue (ou toutes) à côté des tables en service, puis basculer d'un coup."""
+        runner = _runner(data_dir, batch_size)
+        try:
+            names = [runner.model(name).name] if name else None
+        except KeyError as error:
+            typer.echo(f"error[unknown_projection]: {error.args[0]}", err=True)
+            raise typer.Exit(1) from None
+        started = time.perf_counter()
+        bar, task = _progress("reconstruction", runner.head(), as_json)
+        with bar:
+            generations = runner.rebuild(names, progress=lambda n, pos: bar.update(task, completed=pos))
+        seconds = time.perf_counter() - started
+        if as_json:
+            print_json({"rebuilt": generations, "seconds": round(seconds, 3), "projections": runner.positions()})
+        else:
+            typer.echo(
+                f"Reconstruit en {seconds:.2f} s : "
+                + ", ".join(f"{n} (génération {g})" for n, g in generations.items())
+            )
+
+    @app.command("list")
+    def list_(
+        q: Annotated[str | None, typer.Option("--search", "-q", help="Numéro, RPPS ou nom.")] = None,
+        number: Annotated[str | None, typer.Option("--number")] = None,
+        rpps: Annotated[str | None, typer.Option("--rpps")] = None,
+        name: Annotated[str | None, typer.Option("--name")] = None,
+        cpam: Cpams = None,
+        status: Annotated[str | None, typer.Option("--status", help="active, suspended, terminated")] = None,
+        option: Annotated[str | None, typer.Option("--option")] = None,
+        tier: Annotated[str | None, typer.Option("--tier")] = None,
+        year: Annotated[int | None, typer.Option("--year", help="Année de contrat.")] = None,
+        sort: Annotated[str, typer.Option("--sort", help=", ".join(conventions_list.SORTS))] = "number",
+        desc: Annotated[bool, typer.Option("--desc")] = False,
+        page: Annotated[int, typer.Option("--page", min=1)] = 1,
+        per_page: Annotated[int, typer.Option("--per-page", min=1, max=1000)] = 50,
+        catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up", help="Rattraper le journal avant.")] = True,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """Lister les conventions : recherche, filtres, tri et pages."""
+        runner = _runner(data_dir)
+        if catch_up:
+            runner.catch_up()
+        if sort not in conventions_list.SORTS:
+            typer.echo(f"error[invalid_sort]: tri inconnu « {sort} » ({', '.join(conventions_list.SORTS)}).", err=True)
+            raise typer.Exit(1)
+        result = conventions_list.search(
+            runner.store, q=q, number=number, rpps=rpps, name=name, cpams=set(cpam) if cpam else None,
+            status=status, option=option.upper() if option else None, tier=tier.upper() if tier else None,
+            contract_year=year, sort=sort, descending=desc, page=page, per_page=per_page,
+        )  # fmt: skip
+        if as_json:
+            print_json(result)
+            return
+        table = Table("numéro", "CPAM", "médecin", "RPPS", "statut", "option", "palier", "année", "effet",
+                      title=f"{result['total']} convention(s) — page {result['page']}")  # fmt: skip
+        for c in result["items"]:
+            table.add_row(c["number"], c["cpam_code"], c["doctor_name"], c["rpps"], c["status"], c["option"],
+                          c["tier"], str(c["contract_year"]), c["effective_from"])  # fmt: skip
+        Console().print(table)
+
+    @app.command()
+    def dashboard(
+        today: Annotated[
+            datetime | None, typer.Option("--today", formats=DATE_FORMATS, help="Date du tableau.")
+        ] = None,
+        cpam: Cpams = None,
+        catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up")] = True,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """Tableau de bord du portefeuille : effectifs, ETP, montants, points, atteintes, prévision."""
+        runner = _runner(data_dir)
+        if catch_up:
+            runner.catch_up()
+        day = today.date() if today else date.today()
+        dash = portfolio.dashboard(runner.store, day, set(cpam) if cpam else None)
+        if as_json:
+            print_json(dash)
+            return
+        _print_dashboard(dash)
+
+    @app.command()
+    def verify(
+        projections: Annotated[bool, typer.Option("--projections", help="Rejouer tout et comparer aux vues.")] = False,
+        batch_size: Batch = 500,
+        data_dir: DataDir = None,
+        as_json: Json = False,
+    ) -> None:
+        """Vérifier les vues : tout rejouer dans des tables neuves et signaler chaque ligne qui diffère."""
+        if not projections:
+            typer.echo("error[nothing_to_verify]: préciser ce qu'il faut vérifier (--projections).", err=True)
+            raise typer.Exit(2)
+        runner = _runner(data_dir, batch_size)
+        bar, task = _progress("vérification", runner.head() * len(runner.models), as_json)
+        done = {"n": 0}
+
+        def advance(n: int, pos: int) -> None:
+            done["n"] += n
+            bar.update(task, completed=done["n"])
+
+        with bar:
+            diffs = runner.verify(progress=advance)
+        if as_json:
+            print_json({"ok": not diffs, "differences": [d.__dict__ for d in diffs]})
+        elif diffs:
+            for d in diffs:
+                typer.echo(f"{d.projection}.{d.table} {d.key}:\n  vue     : {d.live}\n  rejouée : {d.fresh}")
+            typer.echo(f"{len(diffs)} ligne(s) diffèrent.", err=True)
+        else:
+            typer.echo("Vues conformes : un rejeu complet donne exactement les mêmes lignes.")
+        if diffs:
+            raise typer.Exit(1)
+
+
+def _print_dashboard(dash: dict[str, Any]) -> None:
+    console = Console()
+    t = Table(
+        "CPAM", "statut", "option", "palier", "conventions", "ETP financés", title=f"Portefeuille au {dash['today']}"
+    )
+    for c in dash["conventions"]:
+        t.add_row(c["cpam_code"], c["status"], c["option"], c["tier"], str(c["count"]), f"{c['funded_etp']:.2f}")
+    console.print(t)
+    t = Table("année", "CPAM", "dû (€)", "à récupérer (€)", "payé (€)", "récupéré (€)", title="Aide par année civile")
+    for m in dash["money"]:
+        t.add_row(str(m["year"]), m["cpam_code"], f"{m['due']:.2f}", f"{m['to_recover']:.2f}", f"{m['paid']:.2f}",
+                  f"{m['recovered']:.2f}")  # fmt: skip
+    console.print(t)
+    t = Table("CPAM", "tenus à temps", "tenus en retard", "en retard", "à venir", title="Points semestriels")
+    for r in dash["reviews"]:
+        t.add_row(r["cpam_code"], str(r["held_on_time"]), str(r["held_late"]), str(r["overdue"]), str(r["pending"]))
+    console.print(t)
+    t = Table("CPAM", "atteinte", "conventions", title="Atteinte des objectifs (années 3 et suivantes)")
+    for a in dash["attainment_years_3_plus"]:
+        t.add_row(a["cpam_code"], a["bucket"], str(a["count"]))
+    console.print(t)
+    console.print(f"Suspensions en cours : {len(dash['suspensions'])}")
+    t = Table("année", "CPAM", "reste à payer (€)", title="Prévision à atteinte complète (0 = arriérés)")
+    for f in dash["forecast"]:
+        t.add_row(str(f["year"]), f["cpam_code"], f"{f['amount']:.2f}")
+    console.print(t)
