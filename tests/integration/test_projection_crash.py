@@ -18,8 +18,7 @@ import pytest
 from adapters.composition import build_app, build_projections
 from adapters.settings import Settings
 from domain.application import ConventionsApp
-from domain.convention import CommandMeta
-from domain.convention import Convention
+from domain.convention import CommandMeta, Convention
 from domain.values import Option, Profile
 from projections import conventions_list, history
 from tests.integration.test_projection_models import build_portfolio, rpps, sign
@@ -63,8 +62,10 @@ def env_for(settings: Settings) -> dict[str, str]:
     env.update({"CONVENTIONS_STORE": settings.store, "CONVENTIONS_DATA_DIR": str(settings.data_dir)})
     if settings.store == "postgres":
         env.update({
-            "CONVENTIONS_POSTGRES_HOST": settings.postgres_host, "CONVENTIONS_POSTGRES_PORT": str(settings.postgres_port),
-            "CONVENTIONS_POSTGRES_USER": settings.postgres_user, "CONVENTIONS_POSTGRES_DBNAME": settings.postgres_dbname,
+            "CONVENTIONS_POSTGRES_HOST": settings.postgres_host,
+            "CONVENTIONS_POSTGRES_PORT": str(settings.postgres_port),
+            "CONVENTIONS_POSTGRES_USER": settings.postgres_user,
+            "CONVENTIONS_POSTGRES_DBNAME": settings.postgres_dbname,
             "CONVENTIONS_POSTGRES_SCHEMA": settings.postgres_schema,
         })  # fmt: skip
     return env
