@@ -49,33 +49,41 @@ def build_app(settings: Settings | None = None, clock: Callable[[], date] | None
 
 
 def build_scheduler(settings: Settings | None = None, app: ConventionsApp | None = None):  # -> (job, lock)
-    """The scheduler's parts for one deployment: the nightly job (app + due source) and its lock.
+    """The scheduler's parts for one deployment: ``(build_nightly_job(...), build_scheduler_lock(...))``."""
+    settings = settings or Settings()
+    return build_nightly_job(settings, app), build_scheduler_lock(settings)
 
-    Returns ``(NightlyJob, SchedulerLock)``. One lock per event store: an advisory lock keyed by
-    the PostgreSQL database and schema, or a lock file in the SQLite data directory.
-    """
-    from scheduler.due_index import MemoryDueIndex
+
+def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | None = None):  # -> NightlyJob
+    """The nightly job: asks the calendar read model what is due (``conventions_due``) and catches
+    the read models up before and after each run."""
+    from projections.calendar import conventions_due
     from scheduler.jobs import NightlyJob
-    from scheduler.lock import FileLock, PostgresAdvisoryLock
 
     settings = settings or Settings()
     app = app or build_app(settings)
-    index = MemoryDueIndex(app)
-    job = NightlyJob(app, index.find_due, index.catch_up)
-    if settings.store == "postgres":
-        import psycopg
+    runner = build_projections(settings, app)
+    return NightlyJob(app, lambda today: conventions_due(runner.store, today), runner.catch_up)
 
-        def connect() -> psycopg.Connection:
-            return psycopg.connect(
-                host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
-                password=settings.postgres_password or None, dbname=settings.postgres_dbname,
-                application_name="conventions-scheduler",
-            )  # fmt: skip
 
-        lock = PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}")
-    else:
-        lock = FileLock(settings.data_dir / "scheduler.lock")
-    return job, lock
+def build_scheduler_lock(settings: Settings | None = None):  # -> scheduler.lock.SchedulerLock
+    """One scheduler per event store: an advisory lock keyed by the PostgreSQL database and
+    schema, or a lock file in the SQLite data directory."""
+    from scheduler.lock import FileLock, PostgresAdvisoryLock
+
+    settings = settings or Settings()
+    if settings.store != "postgres":
+        return FileLock(settings.data_dir / "scheduler.lock")
+    import psycopg
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(
+            host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
+            password=settings.postgres_password or None, dbname=settings.postgres_dbname,
+            application_name="conventions-scheduler",
+        )  # fmt: skip
+
+    return PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}")
 
 
 def build_projection_store(settings: Settings | None = None):  # -> projections.store.ProjectionStore

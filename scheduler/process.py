@@ -50,7 +50,7 @@ class SchedulerProcess:
 
     def __init__(
         self,
-        job: Job,
+        job: Job | Callable[[], Job],
         lock: SchedulerLock,
         *,
         timezone: str = "Europe/Paris",
@@ -58,8 +58,12 @@ class SchedulerProcess:
         poll_seconds: float = 30.0,
         watchdog_seconds: float = 60.0,
         today: Callable[[], date] | None = None,
+        lazy: bool = False,
     ) -> None:
-        self.job = job
+        """``lazy``: ``job`` is a factory, called once the lock is ours, so a process standing by
+        opens no store and creates no table (concurrent ``CREATE TABLE`` can fail on PostgreSQL)."""
+        self._job = job
+        self.lazy = lazy
         self.lock = lock
         self.tz = ZoneInfo(timezone)
         self.hour, self.minute = parse_at(at)
@@ -79,6 +83,7 @@ class SchedulerProcess:
             log.info("scheduler.stopped", while_="standing_by")
             return 0
         try:
+            self.job: Job = self._job() if self.lazy else self._job  # type: ignore[call-arg,assignment]
             self.run_once("startup")
             if once or self.stopping.is_set():
                 return 3 if self.lost_lock else 0

@@ -2,7 +2,7 @@
 
 Each simulated day runs the nightly job (``run_due``) and then the operators' actions of the day:
 hires, training, payments a few days after an instalment falls due, reviews held on time or
-late, attainment figures after each year 3+ ends, some suspensions and reactivations, a few
+late, attainment figures after each year ends, some suspensions and reactivations, a few
 terminations. Actions react to the events read back from the log, so the simulator exercises
 the same paths as a real deployment.
 
@@ -342,7 +342,7 @@ class Simulator:
             r = rng.random()
             delay = rng.randint(0, 20) if r < 0.75 else rng.randint(31, 75) if r < 0.95 else rng.randint(90, 150)
             self._plan(e.effective_date + timedelta(days=delay), cid, "review", k=e.k)
-        elif isinstance(e, ev.YearStarted) and e.year >= 4 and rng.random() < 0.92:
+        elif isinstance(e, ev.YearStarted) and e.year >= 2 and rng.random() < 0.92:
             self._plan(e.effective_date + timedelta(days=rng.randint(20, 75)), cid, "attainment", year=e.year - 1)
         elif isinstance(e, ev.Suspended):
             c.status = "suspended"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from adapters.cli.common import DATE_FORMATS, DataDir, Json, print_json, settings_for
-from adapters.composition import build_app, build_scheduler
+from adapters.composition import build_app, build_nightly_job, build_projections, build_scheduler_lock
 from adapters.logging import configure_logging
 
 
@@ -34,11 +34,10 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_for(data_dir)
         configure_logging(settings.log_format, settings.log_level)
-        job, lock = build_scheduler(settings)
         fixed = today.date() if today else None
         process = SchedulerProcess(
-            job, lock, timezone=settings.timezone, at=at, poll_seconds=poll,
-            today=(lambda: fixed) if fixed else None,
+            lambda: build_nightly_job(settings), build_scheduler_lock(settings), lazy=True,
+            timezone=settings.timezone, at=at, poll_seconds=poll, today=(lambda: fixed) if fixed else None,
         )  # fmt: skip
         raise typer.Exit(process.serve(once=once))
 
@@ -64,8 +63,9 @@ def register(app: typer.Typer) -> None:
         if end < start:
             typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
             raise typer.Exit(1)
-        sim = Simulator(build_app(settings), seed=seed, start=start, end=end, conventions=conventions,
-                        read_models=_read_models_catch_up(settings))  # fmt: skip
+        app_ = build_app(settings)
+        sim = Simulator(app_, seed=seed, start=start, end=end, conventions=conventions,
+                        read_models=build_projections(settings, app_).catch_up)  # fmt: skip
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn())
         with Progress(*columns, disable=as_json, transient=False) as progress:
             task = progress.add_task("simulation", total=(end - start).days + 1, day="")
@@ -84,33 +84,38 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def due(
-        today: Annotated[datetime | None, _date("--today", "Date du jour (défaut : aujourd'hui).")] = None,
+        today: Annotated[
+            datetime | None, _date("--today", "Date du jour (défaut : aujourd'hui, fuseau local).")
+        ] = None,
         cpam: Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")] = None,
         data_dir: DataDir = None,
         as_json: Json = False,
     ) -> None:
-        """The operators' work queue: what fell due and the alerts to act on (calendar read model)."""
+        """The operators' work queue: what fell due and the alerts to act on (calendar read model).
+
+        Overdue items first, then by date: reviews to hold, attainment figures missing, no
+        assistant 3 months after the effective date, training deadlines (60 days ahead, passed).
+        """
+        from zoneinfo import ZoneInfo
+
+        from projections.calendar import work_queue
+
         settings = settings_for(data_dir)
-        day = today.date() if today else date.today()
-        items = _work_queue(settings, day, cpam or None)
+        day = today.date() if today else datetime.now(ZoneInfo(settings.timezone)).date()
+        runner = build_projections(settings)
+        runner.catch_up()  # a fresh answer
+        items = work_queue(runner.store, day, set(cpam) if cpam else None)
         if as_json:
-            print_json({"today": day, "items": items})
+            print_json({"today": day, "count": len(items), "items": items})
             return
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("date", "CPAM", "convention", "quoi", "détail", title=f"À traiter au {day:%d/%m/%Y}")
+        table = Table("date", "CPAM", "convention", "quoi", "retard", "détail", title=f"À traiter au {day:%d/%m/%Y}")
         for item in items:
             table.add_row(
-                str(item.get("date") or item.get("due_on") or ""), str(item.get("cpam_code", "")),
-                str(item.get("number", "")), str(item.get("kind", "")), str(item.get("message", "")),
+                f"{item['date']:%d/%m/%Y}", item["cpam"], item["number"], item["kind"],
+                "oui" if item["overdue"] else "", item["message"],
             )  # fmt: skip
         Console().print(table)
-
-
-def _read_models_catch_up(settings):  # noqa: ANN001, ANN202 - wired to the projections when present
-    return None
-
-
-def _work_queue(settings, day: date, cpams: list[str] | None) -> list[dict]:  # noqa: ANN001
-    return []
+        typer.echo(f"{len(items)} élément(s) à traiter.")

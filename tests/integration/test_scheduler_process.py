@@ -97,7 +97,7 @@ class Proc:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.lines() if r.get("event") == name]
 
-    def wait_for(self, name: str, timeout: float = 60) -> dict[str, Any]:
+    def wait_for(self, name: str, timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if found := self.events(name):
@@ -119,14 +119,16 @@ def two_schedulers_work_once(settings: Settings, tmp_path: Path) -> None:
     ids = sign_many(app, 20)
     procs = [Proc(settings, tmp_path / "a.log"), Proc(settings, tmp_path / "b.log")]
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all(
             p.events("due.run") or p.events("scheduler.standing_by") for p in procs
         ):
             time.sleep(0.05)
-        worker = next(p for p in procs if p.events("due.run"))
+        logs = "\n".join(p.log.read_text() for p in procs)
+        worker = next((p for p in procs if p.events("due.run")), None)
+        assert worker is not None, logs
         standby = next(p for p in procs if p is not worker)
-        assert standby.events("scheduler.standing_by") and not standby.events("due.run")
+        assert standby.events("scheduler.standing_by") and not standby.events("due.run"), logs
         run = worker.wait_for("due.run")
         assert run["conventions"] == 20 and run["events"] > 20 * 20 and run["trigger"] == "startup"
         worker.wait_for("scheduler.started")
