@@ -1,0 +1,93 @@
+"""The scheduler's CLI: ``simulate``, ``due --json`` (the work queue), ``scheduler --once``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+from typer.testing import CliRunner
+
+from adapters.cli import app as cli
+from adapters.composition import build_app, build_nightly_job
+from adapters.settings import Settings
+from domain.convention import CommandMeta
+
+runner = CliRunner()
+META = CommandMeta(actor="operateur.test", reason="test")
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def sign(app, number: str, rpps: str, effective: date) -> UUID:  # noqa: ANN001
+    return UUID(app.sign(
+        META, number=number, cpam_code="281" if number.endswith("1") else "751", rpps=rpps,
+        doctor_name="Martin", specialty="general_practice", sector=1, optam=False, ccam_share=None,
+        newly_installed=False, option="FULL", percentile=50, initial_patients=1000, target_patients=1200,
+        signed_on=effective, effective_from=effective,
+    )["id"])  # fmt: skip
+
+
+def test_due_lists_the_alerts_an_operator_must_act_on(tmp_path: Path) -> None:
+    settings = Settings(store="sqlite", data_dir=tmp_path / "data")
+    app = build_app(settings)
+    a = sign(app, "Q-1", "10000000009", date(2024, 1, 1))  # never hires
+    b = sign(app, "Q-2", "10000000017", date(2024, 1, 1))
+    app.hire(b, META, hired_on=date(2024, 1, 10), fte=Decimal(1), profile="secretary")
+    job = build_nightly_job(settings, app)
+    today = date(2026, 1, 5)  # training deadline of b on 2026-01-10: five days ahead
+    first = job(today)
+    assert first.conventions == 2 and first.events > 0 and not first.failures
+    assert job(today).events == 0  # twice: nothing more
+    app.hold_review(b, META, held_on=date(2024, 7, 5))
+
+    out = json.loads(invoke("due", "--today", today.isoformat(), "--json", "--data-dir", str(settings.data_dir)))
+    assert out["today"] == "2026-01-05" and out["count"] == len(out["items"])
+    kinds = {(UUID(i["convention_id"]), i["kind"], i["overdue"]) for i in out["items"]}
+    assert (a, "no_assistant", True) in kinds
+    assert (b, "training_deadline", False) in kinds  # approaching (60 days)
+    assert (a, "review", True) in kinds  # reviews of 2024-07-01... never held: overdue
+    assert (b, "attainment_missing", True) in kinds  # year 1 ended on 2025-01-01
+    assert not any(k == "no_assistant" for cid, k, _ in kinds if cid == b)
+    assert all(i["message"].startswith("Convention Q-") for i in out["items"])
+
+    later = json.loads(invoke("due", "--today", "2026-02-01", "--json", "--data-dir", str(settings.data_dir)))
+    assert (str(b), "training_deadline", True) in {
+        (i["convention_id"], i["kind"], i["overdue"]) for i in later["items"]
+    }
+
+    scoped = json.loads(invoke("due", "--today", today.isoformat(), "--cpam", "281", "--json",
+                               "--data-dir", str(settings.data_dir)))  # fmt: skip
+    assert {i["cpam"] for i in scoped["items"]} == {"281"} and scoped["count"] < out["count"]
+    assert "À traiter" in invoke("due", "--today", today.isoformat(), "--data-dir", str(settings.data_dir))
+
+
+def test_simulate_then_the_scheduler_catches_up_once(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    out = json.loads(invoke("simulate", "--from", "2024-01-01", "--to", "2024-12-31", "--conventions", "8",
+                            "--seed", "4", "--json", "--data-dir", data))  # fmt: skip
+    assert out["signed"] == 8 and out["days"] == 366 and out["due_events"] > 0
+    again = json.loads(invoke("simulate", "--from", "2024-01-01", "--to", "2024-12-31", "--conventions", "8",
+                              "--seed", "4", "--json", "--data-dir", data))  # fmt: skip
+    assert again["due_events"] == 0 and again["signed"] == 8  # the first results, nothing written
+    # ten weeks later the scheduler catches up what fell due meanwhile (reviews, years 2), once
+    day = (date(2024, 12, 31) + timedelta(days=70)).isoformat()
+    result = runner.invoke(cli, ["scheduler", "--once", "--today", day, "--data-dir", data], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    app = build_app(Settings(store="sqlite", data_dir=tmp_path / "data"))
+
+    def recorded_by_the_run() -> int:
+        return sum(1 for cid in app.convention_ids() for e in app.history(cid) if e.command_id == f"due:{day}")
+
+    n = recorded_by_the_run()
+    assert n > 0
+    second = runner.invoke(cli, ["scheduler", "--once", "--today", day, "--data-dir", data], catch_exceptions=False)
+    assert second.exit_code == 0 and recorded_by_the_run() == n
+    queue = json.loads(invoke("due", "--today", day, "--json", "--data-dir", data))
+    assert queue["count"] >= 0 and all("convention_id" in i for i in queue["items"])
