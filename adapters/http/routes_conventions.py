@@ -184,6 +184,7 @@ def sign(body: SignRequest, request: Request, ctx: CommandContext = Depends(comm
                 error.code, f"Le médecin {body.rpps} détient déjà une convention active.", "rpps"
             ) from None
         raise
+    result = ctx.first_result(result)
     return command_response(result, 201, location=f"/conventions/{result['id']}")
 
 
