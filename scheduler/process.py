@@ -116,6 +116,7 @@ class SchedulerProcess:
         scheduler.add_job(
             self.run_once, CronTrigger(hour=self.hour, minute=self.minute, timezone=self.tz),
             args=["nightly"], id=NIGHTLY_JOB_ID, name="Échéancier nocturne", replace_existing=True,
+            coalesce=True, misfire_grace_time=MISFIRE_GRACE_SECONDS, max_instances=1,
         )  # fmt: skip
         scheduler.add_job(self._watchdog, IntervalTrigger(seconds=self.watchdog_seconds), id=WATCHDOG_JOB_ID)
         return scheduler

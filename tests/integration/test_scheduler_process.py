@@ -248,3 +248,54 @@ def test_kill_9_in_the_middle_of_a_run_then_restart_records_each_item_once(
     assert sign_many(reference, 60) == ids
     run_due(reference, lambda _d: ids, TODAY)
     assert keys == due_keys(reference, ids)
+
+
+class FakeLock:
+    description = "fake"
+
+    def __init__(self, held_after_acquire: bool = True) -> None:
+        self.held_after_acquire = held_after_acquire
+        self.released = False
+
+    def try_acquire(self) -> bool:
+        return True
+
+    def is_held(self) -> bool:
+        return self.held_after_acquire
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_the_nightly_cron_is_configured_for_catching_up() -> None:
+    from scheduler.process import MISFIRE_GRACE_SECONDS, NIGHTLY_JOB_ID, SchedulerProcess
+
+    process = SchedulerProcess(lambda d: None, FakeLock(), at="03:15", timezone="Europe/Paris")  # type: ignore[arg-type,return-value]
+    scheduler = process._build()
+    job = scheduler.get_job(NIGHTLY_JOB_ID)
+    assert job.coalesce is True and job.misfire_grace_time == MISFIRE_GRACE_SECONDS >= 6 * 3600
+    assert job.max_instances == 1
+    fields = {f.name: str(f) for f in job.trigger.fields}
+    assert (fields["hour"], fields["minute"]) == ("3", "15") and str(job.trigger.timezone) == "Europe/Paris"
+
+
+def test_a_lost_lock_stops_the_process_before_any_work() -> None:
+    from scheduler.process import SchedulerProcess
+
+    calls: list[date] = []
+    lock = FakeLock(held_after_acquire=False)
+    process = SchedulerProcess(calls.append, lock, today=lambda: TODAY)  # type: ignore[arg-type]
+    assert process.serve(once=True) == 3
+    assert calls == [] and lock.released
+
+
+def test_a_failing_run_is_logged_and_the_process_goes_on() -> None:
+    from scheduler.process import SchedulerProcess
+
+    def boom(today: date) -> Any:
+        raise RuntimeError("store unreachable")
+
+    lock = FakeLock()
+    process = SchedulerProcess(boom, lock, today=lambda: TODAY)
+    assert process.run_once("nightly") is None
+    assert process.serve(once=True) == 0 and lock.released
