@@ -15,7 +15,7 @@ from domain import events as ev
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from scheduler.due_index import MemoryDueIndex
-from scheduler.jobs import NightlyJob, run_due, scheduler_meta
+from scheduler.jobs import NightlyJob, RunReport, run_due, scheduler_meta
 from tests.conftest import FixedClock
 
 META_KEYS = {"originator_id", "originator_version", "timestamp", "actor", "reason", "command_id", "request_id"}
@@ -84,19 +84,31 @@ def scenario(app: ConventionsApp, meta: CommandMeta) -> tuple[list[UUID], dict[d
 END = date(2029, 1, 31)  # six years after the first effective date, past the tacit renewal (R10)
 
 
-def test_ticking_every_day_records_the_same_events_as_one_tick_at_the_end(clock: FixedClock) -> None:
+def nightly_job(app: ConventionsApp, source: str) -> Callable[[date], RunReport]:
+    """The job on a due source: the in-process index, or the calendar read model (production)."""
+    from adapters.composition import build_nightly_job
+    from adapters.settings import Settings
+
+    if source == "calendar":
+        return build_nightly_job(Settings(store="memory"), app)
+    index = MemoryDueIndex(app)
+    return NightlyJob(app, index.find_due, index.catch_up)
+
+
+@pytest.mark.parametrize("source", ["index", "calendar"])
+def test_ticking_every_day_records_the_same_events_as_one_tick_at_the_end(clock: FixedClock, source: str) -> None:
     from adapters.composition import build_app
     from adapters.settings import Settings
 
     meta = CommandMeta(actor="operateur.test", reason="test")
     daily, once = (build_app(Settings(store="memory"), clock=clock) for _ in range(2))
     ids, actions = scenario(daily, meta)
-    index = MemoryDueIndex(daily)
+    job = nightly_job(daily, source)
     day = date(2023, 1, 1)
     runs = 0
     while day <= END:
         clock.today = day
-        runs += run_due(daily, index.find_due, day, catch_up=index.catch_up).conventions
+        runs += job(day).conventions
         for action in actions.get(day, []):
             action()
         day += timedelta(days=1)
@@ -108,8 +120,7 @@ def test_ticking_every_day_records_the_same_events_as_one_tick_at_the_end(clock:
         for action in actions2[day]:
             action()
     clock.today = END
-    index2 = MemoryDueIndex(once)
-    report = run_due(once, index2.find_due, END, catch_up=index2.catch_up)
+    report = nightly_job(once, source)(END)
 
     assert runs > 40 and report.events > 80
     assert set(report.by_type) == {"InstalmentDue", "Renewed", "ReviewDue", "YearStarted"}
