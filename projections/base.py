@@ -18,8 +18,8 @@ import orjson
 from domain.events import Event
 from projections.store import Table, Tx
 
-# (notification id, event, convention id as text)
-Item = tuple[int, Event, str]
+# (notification id, event, convention id as text, the event's stored JSON state as text)
+Item = tuple[int, Event, str, str]
 
 MAX_CACHED = 50_000  # conventions per read model kept between batches; beyond, the cache is dropped
 
@@ -42,6 +42,9 @@ class ReadModel:
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
+    # Set by the runner while it fills a generation nobody reads yet (rebuild, verify): per-convention
+    # rows may then be written once, at the end of the catch-up, instead of after every batch.
+    deferred: bool = False
 
     def reset(self, *, empty: bool) -> None:
         """Forget in-memory state (after a rollback, or when another process moved the position).
@@ -62,12 +65,10 @@ class StatefulModel(ReadModel):
     main: ClassVar[Table]
 
     def __init__(self) -> None:
-        self.cache: dict[str, dict[str, Any]] = {}
-        self.complete = False
-        self.touched: set[str] = set()
+        self.reset(empty=False)
 
     def reset(self, *, empty: bool) -> None:
-        self.cache = {}
+        self.cache: dict[str, dict[str, Any]] = {}
         self.complete = empty
         self.touched = set()
 
@@ -93,6 +94,10 @@ class StatefulModel(ReadModel):
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         raise NotImplementedError
+
+    def finish(self, tx: Tx, caught_up: bool) -> None:
+        if caught_up or not self.deferred or len(self.cache) > MAX_CACHED:
+            self.flush(tx)
 
     def flush(self, tx: Tx) -> None:
         tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in sorted(self.touched)])

@@ -22,7 +22,7 @@ from uuid import UUID
 import orjson
 
 from domain import events as ev
-from domain.calendar import add_months, anniversary, end_of_term, review_date
+from domain.calendar import add_months, anniversary, end_of_term
 from domain.due import CalendarState
 from projections.base import MAX_CACHED, Item, ReadModel
 from projections.history import d
@@ -65,6 +65,8 @@ class Entry:
     term: int = 1
     training_deadline: date | None = None  # of the assistant in post, while not trained
     held: set[date] = field(default_factory=set)  # due dates of the reviews held
+    pending: set[date] = field(default_factory=set)  # due dates of the reviews raised, not held
+    year_starts: dict[int, date] = field(default_factory=dict)
     next_due_on: date | None = None
 
     def dump(self) -> str:
@@ -80,7 +82,8 @@ class Entry:
         return orjson.dumps({
             "number": self.number, "cpam_code": self.cpam_code, "status": self.status, "grace_days": self.grace_days,
             "term": self.term, "training_deadline": self.training_deadline and self.training_deadline.isoformat(),
-            "held": sorted(x.isoformat() for x in self.held), "cal": cal,
+            "held": sorted(x.isoformat() for x in self.held), "pending": sorted(x.isoformat() for x in self.pending),
+            "year_starts": {str(k): v.isoformat() for k, v in sorted(self.year_starts.items())}, "cal": cal,
         }).decode()  # fmt: skip
 
     @classmethod
@@ -89,24 +92,33 @@ class Entry:
         return cls(
             s["number"], s["cpam_code"], CalendarState.from_json(s["cal"]), s["status"], s["grace_days"], s["term"],
             s["training_deadline"] and date.fromisoformat(s["training_deadline"]),
-            {date.fromisoformat(x) for x in s["held"]}, next_due_on and date.fromisoformat(next_due_on),
+            {date.fromisoformat(x) for x in s["held"]}, {date.fromisoformat(x) for x in s["pending"]},
+            {int(k): date.fromisoformat(v) for k, v in s["year_starts"].items()},
+            next_due_on and date.fromisoformat(next_due_on),
         )  # fmt: skip
 
     def apply(self, e: ev.Event) -> None:
         self.cal.apply(e)
-        if isinstance(e, ev.AssistantHired):
-            self.training_deadline = e.training_deadline
-        elif isinstance(e, ev.AssistantLeft | ev.TrainingCompleted):
-            self.training_deadline = None
-        elif isinstance(e, ev.ReviewHeld):
+        kind = type(e)
+        if kind is ev.ReviewDue:
+            if e.effective_date not in self.held:
+                self.pending.add(e.effective_date)
+        elif kind is ev.ReviewHeld:
             self.held.add(e.due_date)
-        elif isinstance(e, ev.Suspended):
+            self.pending.discard(e.due_date)
+        elif kind is ev.YearStarted:
+            self.year_starts[e.year] = e.effective_date
+        elif kind is ev.AssistantHired:
+            self.training_deadline = e.training_deadline
+        elif kind is ev.AssistantLeft or kind is ev.TrainingCompleted:
+            self.training_deadline = None
+        elif kind is ev.Suspended:
             self.status = "suspended"
-        elif isinstance(e, ev.Reactivated):
+        elif kind is ev.Reactivated:
             self.status = "active"
-        elif isinstance(e, ev.Terminated):
+        elif kind is ev.Terminated:
             self.status = "terminated"
-        elif isinstance(e, ev.Renewed):
+        elif kind is ev.Renewed:
             self.term = max(self.term, e.term)
 
     def alerts(self) -> list[tuple[str, str, date, date, date | None]]:
@@ -122,13 +134,13 @@ class Entry:
         if self.training_deadline is not None and self.status == "active":
             dl = self.training_deadline
             out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
-        for k in range(1, c.reviews_raised + 1):
-            due = review_date(c.effective_from, k)
-            if due not in self.held:
-                out.append(("review", due.isoformat(), due, due, due + grace))
+        for due in sorted(self.pending):
+            out.append(("review", due.isoformat(), due, due, due + grace))
         for year in range(1, c.years_started + 1):
-            end = anniversary(c.effective_from, year, c.pauses, c.pause_clock)
-            if end is None or year in c.attainments:
+            if year in c.attainments:
+                continue
+            end = self.year_starts.get(year + 1) or anniversary(c.effective_from, year, c.pauses, c.pause_clock)
+            if end is None:
                 continue
             out.append(("attainment_missing", str(year), end, end, end + grace))
             if year >= 3 and f"y{year}-balance" not in c.instalments:
@@ -173,8 +185,8 @@ class Calendar(ReadModel):
                 self.cache[cid] = Entry.load(state, nxt)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self._load(tx, {cid for _, _, cid in items})
-        for _, e, cid in items:
+        self._load(tx, {cid for _, _, cid, _ in items})
+        for _, e, cid, _ in items:
             if isinstance(e, ev.Signed):
                 self.cache[cid] = Entry(
                     e.number, e.cpam_code, CalendarState.from_signed(e), grace_days=e.policies.review_grace_days
@@ -187,6 +199,8 @@ class Calendar(ReadModel):
             self.touched.add(cid)
 
     def finish(self, tx: Tx, caught_up: bool) -> None:
+        if not caught_up and self.deferred and len(self.cache) <= MAX_CACHED:
+            return  # a generation nobody reads yet: write everything once, at the end
         if not caught_up:  # save states, defer the costly part (see the module docstring)
             self._write(tx, sorted(self.touched), dirty=True)
         else:

@@ -46,9 +46,10 @@ class ConventionsList(StatefulModel):
     tables = (CONVENTIONS,)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, _, cid in items})
-        for _, e, cid in items:
-            if isinstance(e, ev.Signed):
+        self.load(tx, {cid for _, _, cid, _ in items})
+        for _, e, cid, _ in items:
+            kind = type(e)
+            if kind is ev.Signed:
                 st = self.create(cid, {
                     "number": e.number, "cpam_code": e.cpam_code, "rpps": e.rpps, "doctor_name": e.doctor_name,
                     "specialty": e.specialty, "status": "active", "option": e.option.value, "tier": e.tier.value,
@@ -61,20 +62,19 @@ class ConventionsList(StatefulModel):
             if st is None:
                 continue  # a convention this model never saw signed (cannot happen on a full log)
             st["version"] = e.originator_version
-            if isinstance(e, ev.YearStarted):
+            if kind is ev.YearStarted:
                 st["contract_year"] = max(st["contract_year"], e.year)
                 st["option"] = e.option.value
-            elif isinstance(e, ev.AssistantHired):
+            elif kind is ev.AssistantHired:
                 st["assistant_fte"] = str(e.fte)
-            elif isinstance(e, ev.AssistantLeft):
+            elif kind is ev.AssistantLeft:
                 st["assistant_fte"] = None
-            elif isinstance(e, ev.Suspended):
+            elif kind is ev.Suspended:
                 st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
-            elif isinstance(e, ev.Reactivated):
+            elif kind is ev.Reactivated:
                 st["status"], st["suspended_since"] = "active", None
-            elif isinstance(e, ev.Terminated):
+            elif kind is ev.Terminated:
                 st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
-        self.flush(tx)
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         return (

@@ -42,21 +42,22 @@ class Ledger(StatefulModel):
     tables = (CONVENTIONS, INSTALMENTS)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, e, cid in items if isinstance(e, ev.InstalmentDue)})
+        self.load(tx, {cid for _, e, cid, _ in items if isinstance(e, ev.InstalmentDue)})
         new: dict[tuple[str, str], list[Any]] = {}
         paid: list[tuple[Any, ...]] = []
         cancelled: list[tuple[Any, ...]] = []
-        for _, e, cid in items:
-            if isinstance(e, ev.Signed):
+        for _, e, cid, _ in items:
+            kind = type(e)
+            if kind is ev.Signed:
                 self.create(cid, {"number": e.number, "cpam_code": e.cpam_code})
-            elif isinstance(e, ev.InstalmentDue):
+            elif kind is ev.InstalmentDue:
                 st = self.cache[cid]
                 new[(cid, e.instalment_id)] = [
                     cid, e.instalment_id, st["number"], st["cpam_code"], e.year, e.kind.value,
                     e.effective_date.isoformat(), e.due_date.isoformat(), cents(e.amount), e.basis, "due",
                     None, None, None, None,
                 ]  # fmt: skip
-            elif isinstance(e, ev.PaymentRecorded):
+            elif kind is ev.PaymentRecorded:
                 row = new.get((cid, e.instalment_id))
                 if row is not None:
                     row[10:14] = ["paid", e.effective_date.isoformat(), cents(e.amount), e.payment_reference]
@@ -64,13 +65,12 @@ class Ledger(StatefulModel):
                     paid.append(
                         (e.effective_date.isoformat(), cents(e.amount), e.payment_reference, cid, e.instalment_id)
                     )
-            elif isinstance(e, ev.InstalmentCancelled):
+            elif kind is ev.InstalmentCancelled:
                 row = new.get((cid, e.instalment_id))
                 if row is not None:
                     row[10], row[14] = "cancelled", e.effective_date.isoformat()
                 else:
                     cancelled.append((e.effective_date.isoformat(), cid, e.instalment_id))
-        self.flush(tx)
         table = tx.t(INSTALMENTS.name)
         tx.upsert(INSTALMENTS, list(new.values()))
         tx.executemany(

@@ -69,13 +69,14 @@ class Portfolio(StatefulModel):
     tables = (CONVENTIONS, MONEY, REVIEWS, ATTAINMENTS)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, _, cid in items})
-        money: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.load(tx, {cid for _, _, cid, _ in items})
+        money = self.money
         reviews_due: list[tuple[Any, ...]] = []
         reviews_held: list[tuple[Any, ...]] = []
         attainments: list[tuple[Any, ...]] = []
-        for _, e, cid in items:
-            if isinstance(e, ev.Signed):
+        for _, e, cid, _ in items:
+            kind = type(e)
+            if kind is ev.Signed:
                 self.create(cid, {
                     "cpam_code": e.cpam_code, "status": "active", "option": e.option.value, "tier": e.tier.value,
                     "suspended_since": None, "effective_from": e.effective_from.isoformat(),
@@ -88,59 +89,48 @@ class Portfolio(StatefulModel):
             if st is None:
                 continue
             cpam = st["cpam_code"]
-            if isinstance(e, ev.InstalmentDue):
+            if kind is ev.InstalmentDue:
                 amount = cents(e.amount)
                 st["instalments"][e.instalment_id] = [amount, e.due_date.isoformat(), "due"]
                 money[(cpam, e.due_date.year)][0 if amount >= 0 else 1] += abs(amount)
-            elif isinstance(e, ev.PaymentRecorded):
+            elif kind is ev.PaymentRecorded:
                 amount = cents(e.amount)
                 if (inst := st["instalments"].get(e.instalment_id)) is not None:
                     inst[2] = "paid"
                 money[(cpam, e.effective_date.year)][2 if amount >= 0 else 3] += abs(amount)
-            elif isinstance(e, ev.InstalmentCancelled):
+            elif kind is ev.InstalmentCancelled:
                 if (inst := st["instalments"].get(e.instalment_id)) is not None and inst[2] == "due":
                     inst[2] = "cancelled"
                     money[(cpam, int(inst[1][:4]))][0 if inst[0] >= 0 else 1] -= abs(inst[0])
-            elif isinstance(e, ev.YearStarted):
+            elif kind is ev.YearStarted:
                 st["years"][str(e.year)] = [e.effective_date.isoformat(), e.regime, str(e.full_amount)]
                 st["option"] = e.option.value
-            elif isinstance(e, ev.ReviewDue):
+            elif kind is ev.ReviewDue:
                 grace = timedelta(days=st["grace_days"])
                 reviews_due.append(
                     (cid, e.effective_date.isoformat(), cpam, (e.effective_date + grace).isoformat(), None)
                 )
-            elif isinstance(e, ev.ReviewHeld):
+            elif kind is ev.ReviewHeld:
                 grace = timedelta(days=st["grace_days"])
                 reviews_held.append(
                     (cid, e.due_date.isoformat(), cpam, (e.due_date + grace).isoformat(), e.effective_date.isoformat())
                 )
-            elif isinstance(e, ev.AttainmentRecorded):
+            elif kind is ev.AttainmentRecorded:
                 if e.year >= 3:
                     attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
-            elif isinstance(e, ev.AssistantHired):
+            elif kind is ev.AssistantHired:
                 st["hired_on"] = st["hired_on"] or e.effective_date.isoformat()
-            elif isinstance(e, ev.OptionChanged):
+            elif kind is ev.OptionChanged:
                 st["options"].append([e.effective_date.isoformat(), e.option.value])
-            elif isinstance(e, ev.Suspended):
+            elif kind is ev.Suspended:
                 st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
                 st["pauses"].append([e.effective_date.isoformat(), None])
-            elif isinstance(e, ev.Reactivated):
+            elif kind is ev.Reactivated:
                 st["status"], st["suspended_since"] = "active", None
                 if st["pauses"]:
                     st["pauses"][-1][1] = e.effective_date.isoformat()
-            elif isinstance(e, ev.Terminated):
+            elif kind is ev.Terminated:
                 st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
-        self.flush(tx)
-        t = tx.t(MONEY.name)
-        tx.executemany(
-            f"INSERT INTO {t} (cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cpam_code, year) DO UPDATE SET "
-            f"due_cents = {t}.due_cents + excluded.due_cents, "
-            f"to_recover_cents = {t}.to_recover_cents + excluded.to_recover_cents, "
-            f"paid_cents = {t}.paid_cents + excluded.paid_cents, "
-            f"recovered_cents = {t}.recovered_cents + excluded.recovered_cents",
-            [(cpam, year, *v) for (cpam, year), v in sorted(money.items())],
-        )
         r = tx.t(REVIEWS.name)
         cols = "(convention_id, due_date, cpam_code, deadline, held_on) VALUES (?, ?, ?, ?, ?)"
         tx.executemany(f"INSERT INTO {r} {cols} ON CONFLICT (convention_id, due_date) DO NOTHING", reviews_due)
@@ -149,6 +139,25 @@ class Portfolio(StatefulModel):
             reviews_held,
         )
         tx.upsert(ATTAINMENTS, attainments)
+
+    def reset(self, *, empty: bool) -> None:
+        super().reset(empty=empty)
+        self.money: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+
+    def flush(self, tx: Tx) -> None:
+        """Convention rows, then the money counters added up since the last flush."""
+        t = tx.t(MONEY.name)
+        tx.executemany(
+            f"INSERT INTO {t} (cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cpam_code, year) DO UPDATE SET "
+            f"due_cents = {t}.due_cents + excluded.due_cents, "
+            f"to_recover_cents = {t}.to_recover_cents + excluded.to_recover_cents, "
+            f"paid_cents = {t}.paid_cents + excluded.paid_cents, "
+            f"recovered_cents = {t}.recovered_cents + excluded.recovered_cents",
+            [(cpam, year, *v) for (cpam, year), v in sorted(self.money.items())],
+        )
+        self.money.clear()
+        super().flush(tx)
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         fte = 0 if st["status"] == "terminated" else int(Option(st["option"]).fte * 1000)
