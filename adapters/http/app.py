@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.composition import build_app
+from adapters.composition import build_app, build_projections
 from adapters.http import errors
 from adapters.http.auth import ScopeGuard
 from adapters.http.errors import PROBLEM_JSON
-from adapters.http.read_models import ReadModels, ScanReadModels
+from adapters.http.read_models import ProjectionReadModels
 from adapters.http.routes_conventions import router as conventions_router
 from adapters.http.routes_ops import router as ops_router
 from adapters.http.routes_reports import router as reports_router
@@ -87,9 +87,9 @@ class RequestContext:
             structlog.contextvars.clear_contextvars()
 
 
-def build_read_models(app: ConventionsApp, settings: Settings) -> ReadModels:
-    """The projections' queries when they are available, else exact scans of the event store."""
-    return ScanReadModels(app)
+def build_read_models(app: ConventionsApp, settings: Settings) -> ProjectionReadModels:
+    """The projections' queries, on this deployment's projection store."""
+    return ProjectionReadModels(build_projections(settings, app))
 
 
 def create_app(
@@ -98,7 +98,7 @@ def create_app(
     *,
     conventions: ConventionsApp | None = None,
     users: UserStore | None = None,
-    read_models: ReadModels | None = None,
+    read_models: ProjectionReadModels | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     clock = clock or date.today

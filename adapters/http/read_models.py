@@ -1,25 +1,25 @@
-"""The reads behind the list, dashboard, ledger and work-queue endpoints, limited to a CPAM scope.
+"""The reads behind the list, dashboard, ledger, work queue and timeline: the projections' queries
+(issue 3), limited to the caller's CPAMs.
 
-``ReadModels`` is what the routes need. ``ScanReadModels`` answers by replaying every convention
-from the event store: always exact, fine for tests and small stores, linear in the portfolio.
-The projections (issue 3) answer the same questions from their tables; the composition picks them
-when they exist (see ``adapters.http.app.build_read_models``).
+The projection store holds one connection, so every access goes through one lock. Before a read
+the read models are caught up inline when they are only a little behind (a command's effect shows
+in the next list), and left to the projection runner (``conventions project --follow``) when they
+are far behind, so a fresh deployment never stalls a request behind a full rebuild.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
+import threading
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any, Protocol
+from datetime import date
+from typing import Any
+from uuid import UUID
 
-from domain.application import ConventionsApp
-from domain.convention import Convention
-from domain.values import Status
+from projections import calendar, conventions_list, history, ledger, portfolio
+from projections.runner import Runner
 
 Scope = frozenset[str] | None
+INLINE_CATCH_UP = 5_000  # events: beyond, the runner process catches up, reads may be stale
 
 
 @dataclass(frozen=True)
@@ -31,162 +31,98 @@ class ListQuery:
     tier: str | None = None
     contract_year: int | None = None
     sort: str = "number"
-    offset: int = 0
-    limit: int = 50
+    page: int = 1
+    per_page: int = 50
 
 
 @dataclass(frozen=True)
 class LedgerQuery:
     cpam: str | None = None
     status: str | None = None
+    year: int | None = None
     due_from: date | None = None
     due_to: date | None = None
-    offset: int = 0
-    limit: int = 100
+    page: int = 1
+    per_page: int = 100
 
 
-class ReadModels(Protocol):
-    def conventions(self, scope: Scope, query: ListQuery) -> tuple[int, list[dict[str, Any]]]: ...
-
-    def dashboard(self, scope: Scope, today: date) -> dict[str, Any]: ...
-
-    def ledger(self, scope: Scope, query: LedgerQuery) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]: ...
-
-    def work_queue(
-        self, scope: Scope, today: date, until: date, overdue_only: bool, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]: ...
-
-    def lag(self) -> dict[str, Any] | None: ...
+def narrow(scope: Scope, cpam: str | None) -> Scope:
+    """The caller's CPAMs, narrowed to the one asked for (empty when it is out of scope)."""
+    if cpam is None:
+        return scope
+    return frozenset({cpam}) if scope is None or cpam in scope else frozenset()
 
 
-def in_scope(scope: Scope, cpam_code: str) -> bool:
-    return scope is None or cpam_code in scope
+def page_of(rows: list[Any], page: int, per_page: int) -> list[Any]:
+    return rows[(page - 1) * per_page : page * per_page]
 
 
-class ScanReadModels:
-    """Exact answers computed from the aggregates themselves (no projection tables)."""
+class ProjectionReadModels:
+    """Queries on the projection tables, for one API process."""
 
-    def __init__(self, app: ConventionsApp) -> None:
-        self.app = app
+    def __init__(self, runner: Runner, inline_catch_up: int = INLINE_CATCH_UP) -> None:
+        self.runner = runner
+        self.store = runner.store
+        self.inline_catch_up = inline_catch_up
+        self._lock = threading.Lock()
 
-    def _conventions(self, scope: Scope) -> Iterator[Convention]:
-        for cid in self.app.convention_ids():
-            conv = self.app.get(cid)
-            if in_scope(scope, conv.cpam_code):
-                yield conv
+    def _fresh(self) -> None:
+        positions = self.runner.positions()
+        head = self.runner.head()
+        behind = head - min((p["position"] for p in positions.values()), default=0)
+        if len(positions) < len(self.runner.models) or 0 < behind <= self.inline_catch_up:
+            self.runner.catch_up(until=head)
 
-    def conventions(self, scope: Scope, query: ListQuery) -> tuple[int, list[dict[str, Any]]]:
-        rows = [_row(c) for c in self._conventions(scope)]
-        if query.q:
-            needle = query.q.casefold()
-            rows = [r for r in rows if any(needle in str(r[k]).casefold() for k in ("number", "rpps", "doctor_name"))]
-        for key in ("cpam", "status", "option", "tier", "contract_year"):
-            wanted = getattr(query, key)
-            if wanted is not None:
-                column = "cpam_code" if key == "cpam" else key
-                rows = [r for r in rows if r[column] == wanted]
-        desc = query.sort.startswith("-")
-        column = query.sort.lstrip("-")
-        rows.sort(key=lambda r: (str(r[column]), r["id"]), reverse=desc)
-        return len(rows), rows[query.offset : query.offset + query.limit]
+    def conventions(self, scope: Scope, query: ListQuery) -> dict[str, Any]:
+        with self._lock:
+            self._fresh()
+            result = conventions_list.search(
+                self.store, q=query.q, cpams=narrow(scope, query.cpam), status=query.status, option=query.option,
+                tier=query.tier, contract_year=query.contract_year, sort=query.sort.lstrip("-"),
+                descending=query.sort.startswith("-"), page=query.page, per_page=query.per_page,
+            )  # fmt: skip
+        result["items"] = [{"id": r.pop("convention_id"), **r} for r in result["items"]]
+        return result
 
     def dashboard(self, scope: Scope, today: date) -> dict[str, Any]:
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        fte = Decimal(0)
-        money: dict[str, Decimal] = defaultdict(Decimal)
-        total = 0
-        for conv in self._conventions(scope):
-            total += 1
-            for key, value in (
-                ("by_status", conv.status.value), ("by_option", conv.option_on(today).value),
-                ("by_tier", conv.tier.value), ("by_cpam", conv.cpam_code),
-            ):  # fmt: skip
-                counts[key][value] += 1
-            if conv.status is Status.ACTIVE:
-                fte += conv.option_on(today).fte
-            for inst in conv.instalments.values():
-                if inst.status == "cancelled":
-                    continue
-                due, paid = ("due", "paid") if inst.amount >= 0 else ("to_recover", "recovered")
-                money[due] += abs(inst.amount)
-                if inst.status == "paid":
-                    money[paid] += abs(inst.amount)
+        with self._lock:
+            self._fresh()
+            data = portfolio.dashboard(self.store, today, scope)
+        return {"cpams": None if scope is None else sorted(scope), **data}
+
+    def ledger(self, scope: Scope, query: LedgerQuery) -> dict[str, Any]:
+        cpams = narrow(scope, query.cpam)
+        with self._lock:
+            self._fresh()
+            rows = ledger.instalments(
+                self.store, cpams=cpams, year=query.year, status=query.status, due_from=query.due_from,
+                due_to=query.due_to,
+            )  # fmt: skip
+            totals = ledger.monthly_totals(self.store, cpams=cpams)
         return {
-            "cpams": None if scope is None else sorted(scope),
-            "conventions": {"total": total, **{k: dict(sorted(v.items())) for k, v in counts.items()}},
-            "funded_fte": f"{fte:.2f}",
-            "aid": {k: f"{money[k]:.2f}" for k in ("due", "paid", "to_recover", "recovered")},
-        }
+            "total": len(rows), "page": query.page, "per_page": query.per_page,
+            "items": page_of(rows, query.page, query.per_page), "totals": totals,
+        }  # fmt: skip
 
-    def ledger(self, scope: Scope, query: LedgerQuery) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
-        rows: list[dict[str, Any]] = []
-        for conv in self._conventions(scope):
-            if query.cpam is not None and conv.cpam_code != query.cpam:
-                continue
-            for inst in conv.instalments.values():
-                row = {
-                    "convention_id": str(conv.id), "number": conv.number, "cpam_code": conv.cpam_code,
-                    "instalment_id": inst.instalment_id, "year": inst.year, "kind": inst.kind.value,
-                    "due_date": inst.due_date, "amount": inst.amount, "status": inst.status,
-                    "paid_on": inst.paid_on, "payment_reference": inst.payment_reference,
-                }  # fmt: skip
-                if query.status is not None and inst.status != query.status:
-                    continue
-                if query.due_from is not None and inst.due_date < query.due_from:
-                    continue
-                if query.due_to is not None and inst.due_date > query.due_to:
-                    continue
-                rows.append(row)
-        rows.sort(key=lambda r: (r["due_date"], r["number"], r["instalment_id"]))
-        totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for r in rows:
-            if r["status"] == "cancelled":
-                continue
-            t = totals[(r["cpam_code"], r["due_date"].strftime("%Y-%m"))]
-            if r["amount"] >= 0:
-                t["due"] += r["amount"]
-                if r["status"] == "paid":
-                    t["paid"] += r["amount"]
-            else:
-                t["to_recover"] += -r["amount"]
-        total_rows = [
-            {"cpam_code": c, "month": m, "due": t["due"], "paid": t["paid"], "to_recover": t["to_recover"]}
-            for (c, m), t in sorted(totals.items())
-        ]
-        return len(rows), rows[query.offset : query.offset + query.limit], total_rows
+    def work_queue(self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int) -> dict[str, Any]:
+        with self._lock:
+            self._fresh()
+            items = calendar.work_queue(self.store, today, None if scope is None else set(scope))
+        items = [
+            {"convention_id": str(i["convention_id"]), "number": i["number"], "cpam_code": i["cpam"],
+             "kind": i["kind"], "date": i["date"], "overdue": i["overdue"], "message": i["message"]}
+            for i in items if i["overdue"] or not overdue_only
+        ]  # fmt: skip
+        return {
+            "today": today, "total": len(items), "page": page, "per_page": per_page,
+            "items": page_of(items, page, per_page),
+        }  # fmt: skip
 
-    def work_queue(
-        self, scope: Scope, today: date, until: date, overdue_only: bool, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        items: list[dict[str, Any]] = []
-        for conv in self._conventions(scope):
-            base = {"convention_id": str(conv.id), "number": conv.number, "cpam_code": conv.cpam_code}
-            grace = timedelta(days=conv.policies.review_grace_days)
-            for review in conv.reviews.values():
-                if review.held_on is None and review.k is not None:
-                    late = review.due_date + grace < today
-                    items.append({**base, "what": "review", "due_on": review.due_date, "overdue": late,
-                                  "detail": f"point semestriel n° {review.k}"})  # fmt: skip
-            for inst in conv.instalments.values():
-                if inst.status == "due":
-                    items.append({**base, "what": "instalment", "due_on": inst.due_date,
-                                  "overdue": inst.due_date < today,
-                                  "detail": f"{inst.instalment_id} : {inst.amount:.2f} €"})  # fmt: skip
-            if (nxt := conv.next_due_on()) is not None:
-                items.append({**base, "what": "next_due", "due_on": nxt, "overdue": nxt <= today,
-                              "detail": "échéance du calendrier à enregistrer"})  # fmt: skip
-        items = [i for i in items if i["due_on"] <= until and (i["overdue"] or not overdue_only)]
-        items.sort(key=lambda i: (i["due_on"], i["number"], i["what"]))
-        return len(items), items[offset : offset + limit]
+    def timeline(self, convention_id: UUID) -> list[dict[str, Any]]:
+        with self._lock:
+            self._fresh()
+            return history.timeline(self.store, convention_id)
 
-    def lag(self) -> dict[str, Any] | None:
-        return None
-
-
-def _row(conv: Convention) -> dict[str, Any]:
-    return {
-        "id": str(conv.id), "number": conv.number, "cpam_code": conv.cpam_code,
-        "doctor_name": conv.doctor_name, "rpps": conv.rpps, "status": conv.status.value,
-        "option": conv.option.value if not conv.years else conv.years[max(conv.years)].option.value,
-        "tier": conv.tier.value, "contract_year": conv.contract_year, "effective_date": conv.effective_from,
-    }  # fmt: skip
+    def lag(self) -> dict[str, Any]:
+        with self._lock:
+            return self.runner.positions()

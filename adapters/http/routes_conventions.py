@@ -32,6 +32,8 @@ from adapters.http.schemas import (
     SignRequest,
     SuspensionRequest,
     TerminationRequest,
+    Text,
+    Timeline,
     TrainingRequest,
 )
 from adapters.http.services import (
@@ -79,26 +81,29 @@ def _command_doc(summary: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- reads
+SORTS = ["number", "cpam", "name", "status", "option", "tier", "year", "effective", "signed"]
+Sort = Literal[tuple(SORTS + [f"-{s}" for s in SORTS])]  # type: ignore[valid-type]
+
+
 @router.get("/conventions", response_model=ConventionList, responses=READ_ERRORS, summary="Liste des conventions")
 def list_conventions(
-    q: Annotated[str | None, Query(max_length=100, description="Numéro, RPPS ou nom du médecin.")] = None,
+    q: Annotated[Text | None, Query(max_length=100, description="Début du numéro, RPPS, ou partie du nom.")] = None,
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Status | None = None,
     option: Option | None = None,
     tier: Tier | None = None,
     contract_year: Annotated[int | None, Query(ge=0, le=100)] = None,
-    sort: Literal["number", "-number", "doctor_name", "-doctor_name", "effective_date", "-effective_date"] = "number",
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    sort: Annotated[Sort, Query(description="Colonne de tri ; préfixe « - » : décroissant.")] = "number",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
     user: User = Depends(require(Permission.READ)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     query = ListQuery(
         q=q, cpam=cpam, status=status and status.value, option=option and option.value, tier=tier and tier.value,
-        contract_year=contract_year, sort=sort, offset=offset, limit=limit,
+        contract_year=contract_year, sort=sort, page=page, per_page=per_page,
     )  # fmt: skip
-    total, items = svc.read_models.conventions(user.scope(), query)
-    return {"total": total, "offset": offset, "limit": limit, "items": items}
+    return svc.read_models.conventions(user.scope(), query)
 
 
 @router.get(
@@ -136,6 +141,21 @@ def get_history(
 ) -> dict[str, Any]:
     svc.scope.check(user, convention_id)
     return {"id": str(convention_id), "events": [event_view(e) for e in svc.app.history(convention_id)]}
+
+
+@router.get(
+    "/conventions/{convention_id}/timeline",
+    response_model=Timeline,
+    responses=READ_ERRORS,
+    summary="Chronologie lisible (une phrase par événement)",
+)
+def get_timeline(
+    convention_id: ConventionId,
+    user: User = Depends(require(Permission.HISTORY)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    svc.scope.check(user, convention_id)
+    return {"id": str(convention_id), "lines": svc.read_models.timeline(convention_id)}
 
 
 @router.get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -30,32 +29,30 @@ def dashboard(user: User = Depends(require(Permission.REPORTS)), svc: Services =
 def ledger(
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Literal["due", "paid", "cancelled"] | None = None,
+    year: Annotated[int | None, Query(ge=1, le=100, description="Année de contrat.")] = None,
     due_from: Day | None = None,
     due_to: Day | None = None,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
     user: User = Depends(require(Permission.REPORTS)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    query = LedgerQuery(cpam=cpam, status=status, due_from=due_from, due_to=due_to, offset=offset, limit=limit)
-    total, items, totals = svc.read_models.ledger(user.scope(), query)
-    return {"total": total, "offset": offset, "limit": limit, "items": items, "totals": totals}
-
-
-@router.get("/work-queue", response_model=WorkQueue, responses=REPORT_ERRORS, summary="File de travail / calendrier")
-def work_queue(
-    horizon_days: Annotated[int, Query(ge=0, le=3660, description="Ce qui tombe d'ici N jours.")] = 30,
-    overdue_only: bool = False,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    user: User = Depends(require(Permission.REPORTS)),
-    svc: Services = Depends(services),
-) -> dict[str, Any]:
-    today = svc.clock()
-    total, items = svc.read_models.work_queue(
-        user.scope(), today, today + timedelta(days=horizon_days), overdue_only, offset, limit
+    query = LedgerQuery(
+        cpam=cpam, status=status, year=year, due_from=due_from, due_to=due_to, page=page, per_page=per_page
     )
-    return {"total": total, "offset": offset, "limit": limit, "today": today, "items": items}
+    return svc.read_models.ledger(user.scope(), query)
+
+
+@router.get("/work-queue", response_model=WorkQueue, responses=REPORT_ERRORS, summary="File de travail")
+def work_queue(
+    overdue_only: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
+    user: User = Depends(require(Permission.REPORTS)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """What operators must do, overdue first (reviews, attainments, balances, training, end of term)."""
+    return svc.read_models.work_queue(user.scope(), svc.clock(), overdue_only, page, per_page)
 
 
 @router.get("/estimate", response_model=Estimate, responses=REPORT_ERRORS, summary="Simulateur de l'aide")

@@ -359,25 +359,31 @@ class Estimate(BaseModel):
 
 
 class ConventionRow(BaseModel):
-    """One line of the conventions list (the list read model); extra columns may follow."""
+    """One line of the conventions list read model."""
 
     model_config = ConfigDict(extra="allow")
     id: str
     number: str
     cpam_code: str
-    doctor_name: str
     rpps: str
-    status: str
+    doctor_name: str
+    specialty: str
+    status: str = Field(examples=["active"])
     option: str
     tier: str
     contract_year: int
-    effective_date: date | None = None
+    effective_from: date
+    signed_on: date
+    assistant_fte: str | None = None
+    suspended_since: date | None = None
+    terminated_on: date | None = None
+    version: int
 
 
 class Page(BaseModel):
     total: int = Field(description="Rows matching the filters (within the caller's CPAMs).")
-    offset: int
-    limit: int
+    page: int
+    per_page: int
 
 
 class ConventionList(Page):
@@ -387,16 +393,20 @@ class ConventionList(Page):
 class LedgerRow(BaseModel):
     model_config = ConfigDict(extra="allow")
     convention_id: str
+    instalment_id: str = Field(examples=["y3-balance"])
     number: str
     cpam_code: str
-    instalment_id: str
     year: int
     kind: str
+    fell_due_on: date
     due_date: date
-    amount: Money
-    status: str
+    amount: Money = Field(description="Negative: an amount to recover (indu).")
+    basis: str
+    status: str = Field(examples=["paid"])
     paid_on: date | None = None
+    paid_amount: Money | None = None
     payment_reference: str | None = None
+    cancelled_on: date | None = None
 
 
 class LedgerTotal(BaseModel):
@@ -404,13 +414,14 @@ class LedgerTotal(BaseModel):
     cpam_code: str
     month: str = Field(examples=["2025-04"])
     due: Money
-    paid: Money
     to_recover: Money
+    paid: Money
+    recovered: Money
 
 
 class Ledger(Page):
     items: list[LedgerRow]
-    totals: list[LedgerTotal]
+    totals: list[LedgerTotal] = Field(description="Per CPAM and month (every page: the whole scope).")
 
 
 class WorkItem(BaseModel):
@@ -418,10 +429,10 @@ class WorkItem(BaseModel):
     convention_id: str
     number: str
     cpam_code: str
-    what: str = Field(examples=["review"])
-    due_on: date
+    kind: str = Field(examples=["review"])
+    date: date
     overdue: bool
-    detail: str = ""
+    message: str
 
 
 class WorkQueue(Page):
@@ -429,12 +440,59 @@ class WorkQueue(Page):
     items: list[WorkItem]
 
 
+class CountRow(BaseModel):
+    cpam_code: str
+    status: str
+    option: str
+    tier: str
+    count: int
+    funded_etp: Decimal
+
+
+class MoneyRow(BaseModel):
+    cpam_code: str
+    year: int
+    due: Money
+    to_recover: Money
+    paid: Money
+    recovered: Money
+
+
+class ForecastRow(BaseModel):
+    cpam_code: str
+    year: int = Field(description="Calendar year; 0 = arrears (unpaid, due before this year).")
+    amount: Money
+
+
 class Dashboard(BaseModel):
-    """The portfolio read model, limited to the caller's CPAMs; sections depend on the read model."""
+    """The portfolio read model, limited to the caller's CPAMs."""
 
     model_config = ConfigDict(extra="allow")
     cpams: list[str] | None = Field(description="The CPAMs counted (null: all).")
-    conventions: dict[str, Any] = Field(description="Counts by status, option, tier, CPAM.")
+    today: date
+    conventions: list[CountRow]
+    money: list[MoneyRow]
+    reviews: list[dict[str, Any]]
+    attainment_years_3_plus: list[dict[str, Any]]
+    suspensions: list[dict[str, Any]]
+    forecast: list[ForecastRow]
+
+
+class TimelineLine(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: int
+    effective_date: date
+    recorded_at: datetime
+    actor: str
+    reason: str
+    command_id: str
+    event_type: str = Field(examples=["AssistantHired"])
+    sentence: str = Field(examples=["Le 01/03/2025, op281 a enregistré l'embauche..."])
+
+
+class Timeline(BaseModel):
+    id: str
+    lines: list[TimelineLine]
 
 
 class Health(BaseModel):

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from adapters.http.auth import ScopeGuard, require
 from adapters.http.errors import ApiError
-from adapters.http.read_models import ReadModels
+from adapters.http.read_models import ProjectionReadModels
 from adapters.http.schemas import CommandResult
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
@@ -29,7 +29,7 @@ class Services:
     app: ConventionsApp
     users: UserStore
     scope: ScopeGuard
-    read_models: ReadModels
+    read_models: ProjectionReadModels
     clock: Callable[[], date]
 
 

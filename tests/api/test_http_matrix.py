@@ -143,12 +143,14 @@ def test_reports_matrix(api: Api, who: str) -> None:
     visible_cpams = {CPAM_OF[t] for t in "ab" if sees(who, t)}
     dash = api.get("/dashboard", who)
     assert dash.status_code == 200, dash.text
-    assert dash.json()["conventions"]["total"] == VISIBLE[who]
-    assert set(dash.json()["conventions"]["by_cpam"]) == visible_cpams
+    counts = dash.json()["conventions"]
+    assert sum(c["count"] for c in counts) == VISIBLE[who]
+    assert {c["cpam_code"] for c in counts} == visible_cpams
+    assert {f["cpam_code"] for f in dash.json()["forecast"]} == visible_cpams
     ledger = api.get("/ledger", who).json()
     assert {i["cpam_code"] for i in ledger["items"]} == visible_cpams
     assert {t["cpam_code"] for t in ledger["totals"]} == visible_cpams
-    queue = api.get("/work-queue", who, params={"horizon_days": 365}).json()
+    queue = api.get("/work-queue", who).json()
     assert {i["cpam_code"] for i in queue["items"]} == visible_cpams
     assert (
         api.get("/estimate", who, params={"option": "FULL", "tier": "BASE", "effective": "2025-03-01"}).status_code
@@ -158,7 +160,7 @@ def test_reports_matrix(api: Api, who: str) -> None:
 
 ALL_ENDPOINTS = [
     ("get", "/conventions"), ("post", "/conventions"), ("get", "/conventions/{a}"),
-    ("get", "/conventions/{a}/history"), ("get", "/conventions/{a}/instalments"),
+    ("get", "/conventions/{a}/history"), ("get", "/conventions/{a}/instalments"), ("get", "/conventions/{a}/timeline"),
     *[("post", f"/conventions/{{a}}/{c}") for c in COMMANDS],
     ("get", "/dashboard"), ("get", "/ledger"), ("get", "/work-queue"),
     ("get", "/estimate?option=FULL&tier=BASE&effective=2025-03-01"),

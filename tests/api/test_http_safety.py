@@ -167,7 +167,7 @@ def test_domain_refusals_keep_their_code(api: Api) -> None:
     "path",
     [
         "/conventions/not-a-uuid",
-        "/conventions?limit=100000",
+        "/conventions?per_page=100000",
         "/conventions?status=zombie",
         "/ledger?due_from=2025-13-01",
         "/estimate?option=FULL&tier=BASE&effective=2025-03-01&years=10000000000000000000000",
