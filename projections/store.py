@@ -132,7 +132,9 @@ class ProjectionStore:
 
     # ------------------------------------------------------------------ transactions
     def sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.dialect == "postgres" else statement
+        if self.dialect == "postgres":  # psycopg: %s placeholders, so a literal % must be doubled
+            return statement.replace("%", "%%").replace("?", "%s")
+        return statement
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

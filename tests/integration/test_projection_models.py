@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
@@ -9,12 +10,12 @@ from uuid import UUID
 import pytest
 from stdnum import luhn
 
-from adapters.composition import build_app, build_projections
+from adapters.composition import build_app, build_projection_store
 from adapters.settings import Settings
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.values import Option, Profile, SuspensionGround, TerminatedBy
-from projections import calendar, conventions_list, history, ledger, portfolio
+from projections import all_models, calendar, conventions_list, history, ledger, portfolio
 from projections.runner import Runner
 
 
@@ -64,14 +65,17 @@ def build_portfolio(app: ConventionsApp) -> dict[str, UUID]:
     return ids
 
 
-@pytest.fixture
-def built(clock) -> tuple[ConventionsApp, Runner, dict[str, UUID]]:  # noqa: ANN001
+@pytest.fixture(params=["sqlite", "postgres"])
+def built(request: pytest.FixtureRequest, clock) -> Iterator[tuple[ConventionsApp, Runner, dict[str, UUID]]]:  # noqa: ANN001
+    """The portfolio in memory, its read models on SQLite (in memory) or on a PostgreSQL schema."""
     clock.today = date(2026, 6, 30)
     app = build_app(Settings(store="memory"), clock=clock)
     ids = build_portfolio(app)
-    runner = build_projections(Settings(store="memory"), app=app, batch_size=37)
+    settings = Settings(store="memory") if request.param == "sqlite" else request.getfixturevalue("pg_settings")
+    runner = Runner(app, build_projection_store(settings), all_models(), batch_size=37)
     runner.catch_up()
-    return app, runner, ids
+    yield app, runner, ids
+    runner.store.close()
 
 
 def test_conventions_list_search_filters_and_pages(built) -> None:  # noqa: ANN001
