@@ -58,6 +58,7 @@ class RunReport:
     seconds_find: float = 0.0
     seconds_record: float = 0.0
     seconds_total: float = 0.0
+    stopped: bool = False  # asked to stop before the end: the next run does the rest
 
     @property
     def seconds_scheduler(self) -> float:
@@ -71,6 +72,7 @@ class RunReport:
             "conventions": self.conventions,
             "events": self.events,
             "by_type": dict(self.by_type),
+            "stopped": self.stopped,
             "failures": [
                 {"convention_id": str(f.convention_id), "code": f.code, "message": f.message} for f in self.failures
             ],
@@ -97,13 +99,15 @@ def run_due(
     *,
     catch_up: CatchUp | None = None,
     progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Record what fell due up to ``today`` on every convention the source names. Idempotent.
 
     The read models are caught up before asking what is due (so the answer is fresh) and after
     (so the work queue shows the run's effect). A refusal of one convention is logged and
     reported; it does not stop the run. Anything else (store unreachable) ends the run: the next
-    run resumes where it stopped, and nothing is ever recorded twice.
+    run resumes where it stopped, and nothing is ever recorded twice. ``should_stop`` is checked
+    between conventions (a process asked to stop leaves the rest to the next run).
     """
     meta = meta or scheduler_meta(today)
     report = RunReport(today=today)
@@ -118,6 +122,10 @@ def run_due(
     report.found = len(ids)
     first_position = app.recorder.max_notification_id() or 0
     for conv_id in ids:
+        if should_stop is not None and should_stop():
+            report.stopped = True
+            log.warning("due.run_interrupted", done=report.conventions, left=len(ids) - ids.index(conv_id))
+            break
         t = time.perf_counter()
         try:
             n = app.record_due(conv_id, meta, today=today)
@@ -168,6 +176,7 @@ def log_report(report: RunReport, **context: Any) -> None:
         events=report.events,
         by_type=data["by_type"],
         failures=len(report.failures),
+        stopped=report.stopped,
         seconds=data["seconds"],
         **context,
     )
@@ -181,6 +190,8 @@ class NightlyJob:
     find_due: FindDue
     catch_up: CatchUp | None = None
     actor: str = "scheduler"
+    should_stop: Callable[[], bool] | None = None
 
     def __call__(self, today: date) -> RunReport:
-        return run_due(self.app, self.find_due, today, scheduler_meta(today, self.actor), catch_up=self.catch_up)
+        meta = scheduler_meta(today, self.actor)
+        return run_due(self.app, self.find_due, today, meta, catch_up=self.catch_up, should_stop=self.should_stop)

@@ -3,7 +3,8 @@
 - Only the holder of the deployment's lock works; another process stands by and takes over when
   the holder dies (``scheduler.lock``).
 - At start-up, one run catches up with whatever fell due while no scheduler ran.
-- Then a nightly cron (Europe/Paris by default) with a fixed job id, ``coalesce=True`` (missed runs
+- Then a nightly cron (Europe/Paris by default) on a ``BackgroundScheduler`` (the main thread
+  waits for a stop signal, so a SIGTERM at any moment stops cleanly) with a fixed job id, ``coalesce=True`` (missed runs
   collapse into one) and a generous ``misfire_grace_time`` (a run delayed by a busy or suspended
   host still happens). The job store is in memory: nothing to share, nothing to go stale; the job
   catches up by itself, so a missed night costs nothing.
@@ -20,11 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.jobs import RunReport, log_report
+from scheduler.jobs import NightlyJob, RunReport, log_report
 from scheduler.lock import SchedulerLock, acquire
 
 log = structlog.get_logger()
@@ -72,7 +73,7 @@ class SchedulerProcess:
         self.today = today or (lambda: datetime.now(self.tz).date())
         self.stopping = threading.Event()
         self.lost_lock = False
-        self.scheduler: BlockingScheduler | None = None
+        self.scheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def serve(self, *, once: bool = False) -> int:
@@ -84,6 +85,8 @@ class SchedulerProcess:
             return 0
         try:
             self.job: Job = self._job() if self.lazy else self._job  # type: ignore[call-arg,assignment]
+            if isinstance(self.job, NightlyJob):
+                self.job.should_stop = self.stopping.is_set  # a SIGTERM ends a run between conventions
             self.run_once("startup")
             if once or self.stopping.is_set():
                 return 3 if self.lost_lock else 0
@@ -92,24 +95,29 @@ class SchedulerProcess:
             next_run = nightly.get_next_fire_time(None, datetime.now(self.tz))
             log.info("scheduler.started", job_id=NIGHTLY_JOB_ID, at=f"{self.hour:02d}:{self.minute:02d}",
                      timezone=str(self.tz), next_run=str(next_run))  # fmt: skip
-            self.scheduler.start()  # blocks until shutdown
+            self.scheduler.start()
+            # The main thread only waits for a stop (signal, lost lock): a SIGTERM at any moment,
+            # even before the scheduler has started, stops the process cleanly.
+            while not self.stopping.wait(1.0):
+                pass
             return 3 if self.lost_lock else 0
         finally:
+            if self.scheduler is not None and self.scheduler.running:
+                self.scheduler.shutdown(wait=True)  # a run in progress stops after its current convention
             self.lock.release()
             log.info("scheduler.stopped", lock_released=self.lock.description)
 
     def stop(self, *_: Any) -> None:
+        """Ask the process to stop (signal handler, lost lock): the main thread does the rest."""
         self.stopping.set()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
 
-    def _build(self) -> BlockingScheduler:
-        scheduler = BlockingScheduler(
+    def _build(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(
             timezone=self.tz,
             job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
         )

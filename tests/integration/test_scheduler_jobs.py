@@ -215,3 +215,12 @@ def test_a_crash_in_the_middle_then_a_restart_records_each_item_once(clock: Fixe
 def test_scheduler_meta_names_the_run() -> None:
     m = scheduler_meta(date(2026, 1, 2))
     assert (m.actor, m.command_id) == ("scheduler", "due:2026-01-02")
+
+
+def test_a_run_asked_to_stop_leaves_the_rest_to_the_next_run(app: ConventionsApp, meta: CommandMeta) -> None:
+    ids = [sign(app, meta, i) for i in range(4)]
+    done: list[int] = []
+    report = run_due(app, lambda _d: ids, date(2024, 3, 1), progress=done.append, should_stop=lambda: len(done) >= 2)
+    assert report.stopped and report.conventions == 2 and report.as_dict()["stopped"] is True
+    rest = run_due(app, lambda _d: ids, date(2024, 3, 1))
+    assert not rest.stopped and rest.conventions == 2
