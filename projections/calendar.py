@@ -64,7 +64,7 @@ class Entry:
     grace_days: int = 30
     term: int = 1
     training_deadline: date | None = None  # of the assistant in post, while not trained
-    held: set[date] = field(default_factory=set)  # due dates of the reviews held
+    held: set[date] = field(default_factory=set)  # due dates of reviews held before they fell due
     pending: set[date] = field(default_factory=set)  # due dates of the reviews raised, not held
     year_starts: dict[int, date] = field(default_factory=dict)
     next_due_on: date | None = None
@@ -100,12 +100,16 @@ class Entry:
     def apply(self, e: ev.Event) -> None:
         self.cal.apply(e)
         kind = type(e)
-        if kind is ev.ReviewDue:
-            if e.effective_date not in self.held:
+        if kind is ev.ReviewDue:  # both sets stay small: a date leaves one when it would enter the other
+            if e.effective_date in self.held:
+                self.held.discard(e.effective_date)
+            else:
                 self.pending.add(e.effective_date)
         elif kind is ev.ReviewHeld:
-            self.held.add(e.due_date)
-            self.pending.discard(e.due_date)
+            if e.due_date in self.pending:
+                self.pending.discard(e.due_date)
+            else:
+                self.held.add(e.due_date)
         elif kind is ev.YearStarted:
             self.year_starts[e.year] = e.effective_date
         elif kind is ev.AssistantHired:

@@ -23,6 +23,7 @@ LINES = Table(
     (("convention_id", "TEXT NOT NULL"), ("version", "INTEGER NOT NULL"), ("topic", "TEXT NOT NULL"),
      ("state", "TEXT NOT NULL")),
     ("convention_id", "version"),
+    append_only=True,
 )  # fmt: skip
 TIMELINE = ("version", "event_type", "effective_date", "recorded_at", "actor", "reason", "command_id", "sentence")
 

@@ -27,61 +27,68 @@ INSTALMENTS = Table(
         ("convention_id", "TEXT NOT NULL"), ("instalment_id", "TEXT NOT NULL"), ("number", "TEXT NOT NULL"),
         ("cpam_code", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("kind", "TEXT NOT NULL"),
         ("fell_due_on", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("amount_cents", "BIGINT NOT NULL"),
-        ("basis", "TEXT NOT NULL"), ("status", "TEXT NOT NULL"), ("paid_on", "TEXT"), ("paid_cents", "BIGINT"),
-        ("payment_reference", "TEXT"), ("cancelled_on", "TEXT"),
+        ("basis", "TEXT NOT NULL"),
     ),
     ("convention_id", "instalment_id"),
-    (("cpam_code", "due_date"), ("due_date",), ("paid_on",)),
+    (("cpam_code", "due_date"), ("due_date",)),
+    append_only=True,
 )  # fmt: skip
-COLUMNS = INSTALMENTS.column_names
+SETTLEMENTS = Table(  # what became of an instalment: paid (once, R7) or cancelled by a termination
+    "ledger_settlements",
+    (
+        ("convention_id", "TEXT NOT NULL"), ("instalment_id", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"), ("on_date", "TEXT NOT NULL"), ("cents", "BIGINT"), ("reference", "TEXT"),
+    ),
+    ("convention_id", "instalment_id"),
+    (("cpam_code", "on_date"),),
+    append_only=True,
+)  # fmt: skip
+COLUMNS = (
+    "convention_id", "instalment_id", "number", "cpam_code", "year", "kind", "fell_due_on", "due_date", "amount_cents",
+    "basis", "status", "paid_on", "paid_cents", "payment_reference", "cancelled_on",
+)  # fmt: skip
+SELECT = (
+    "SELECT i.convention_id, i.instalment_id, i.number, i.cpam_code, i.year, i.kind, i.fell_due_on, i.due_date, "
+    "i.amount_cents, i.basis, COALESCE(s.status, 'due'), "
+    "CASE WHEN s.status = 'paid' THEN s.on_date END, s.cents, s.reference, "
+    "CASE WHEN s.status = 'cancelled' THEN s.on_date END "
+    "FROM {i} i LEFT JOIN {s} s ON s.convention_id = i.convention_id AND s.instalment_id = i.instalment_id"
+)
 
 
 class Ledger(StatefulModel):
+    """Rows are only appended (an instalment, then at most one settlement), so the ledger is
+    also an audit trail of what finance saw, and a rebuild writes it at the speed of inserts."""
+
     name = "ledger"
     main = CONVENTIONS
-    tables = (CONVENTIONS, INSTALMENTS)
+    tables = (CONVENTIONS, INSTALMENTS, SETTLEMENTS)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, e, cid, _ in items if isinstance(e, ev.InstalmentDue)})
-        new: dict[tuple[str, str], list[Any]] = {}
-        paid: list[tuple[Any, ...]] = []
-        cancelled: list[tuple[Any, ...]] = []
+        self.load(tx, {cid for _, e, cid, _ in items if type(e) is not ev.Signed})
+        due: list[tuple[Any, ...]] = []
+        settled: list[tuple[Any, ...]] = []
         for _, e, cid, _ in items:
             kind = type(e)
             if kind is ev.Signed:
                 self.create(cid, {"number": e.number, "cpam_code": e.cpam_code})
             elif kind is ev.InstalmentDue:
                 st = self.cache[cid]
-                new[(cid, e.instalment_id)] = [
+                due.append((
                     cid, e.instalment_id, st["number"], st["cpam_code"], e.year, e.kind.value,
-                    e.effective_date.isoformat(), e.due_date.isoformat(), cents(e.amount), e.basis, "due",
-                    None, None, None, None,
-                ]  # fmt: skip
+                    e.effective_date.isoformat(), e.due_date.isoformat(), cents(e.amount), e.basis,
+                ))  # fmt: skip
             elif kind is ev.PaymentRecorded:
-                row = new.get((cid, e.instalment_id))
-                if row is not None:
-                    row[10:14] = ["paid", e.effective_date.isoformat(), cents(e.amount), e.payment_reference]
-                else:
-                    paid.append(
-                        (e.effective_date.isoformat(), cents(e.amount), e.payment_reference, cid, e.instalment_id)
-                    )
+                settled.append((cid, e.instalment_id, self.cache[cid]["cpam_code"], "paid",
+                                e.effective_date.isoformat(), cents(e.amount), e.payment_reference))  # fmt: skip
             elif kind is ev.InstalmentCancelled:
-                row = new.get((cid, e.instalment_id))
-                if row is not None:
-                    row[10], row[14] = "cancelled", e.effective_date.isoformat()
-                else:
-                    cancelled.append((e.effective_date.isoformat(), cid, e.instalment_id))
-        table = tx.t(INSTALMENTS.name)
-        tx.upsert(INSTALMENTS, list(new.values()))
-        tx.executemany(
-            f"UPDATE {table} SET status = 'paid', paid_on = ?, paid_cents = ?, payment_reference = ? "
-            "WHERE convention_id = ? AND instalment_id = ?",
-            paid,
-        )
-        tx.executemany(
-            f"UPDATE {table} SET status = 'cancelled', cancelled_on = ? WHERE convention_id = ? AND instalment_id = ?",
-            cancelled,
-        )
+                settled.append((cid, e.instalment_id, self.cache[cid]["cpam_code"], "cancelled",
+                                e.effective_date.isoformat(), None, None))  # fmt: skip
+        for table, rows in ((INSTALMENTS, due), (SETTLEMENTS, settled)):
+            cols = table.column_names
+            tx.executemany(
+                f"INSERT INTO {tx.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
+            )
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         return (cid, st["number"], st["cpam_code"], orjson.dumps(st).decode())
@@ -91,10 +98,10 @@ def _where(cpams: Collection[str] | None, **filters: Any) -> tuple[str, list[Any
     where, params = [], []
     if cpams is not None:
         values = sorted(cpams)
-        where.append(f"cpam_code IN ({', '.join('?' * len(values))})" if values else "1 = 0")
+        where.append(f"i.cpam_code IN ({', '.join('?' * len(values))})" if values else "1 = 0")
         params += values
-    ops = {"due_from": "due_date >= ?", "due_to": "due_date <= ?", "year": "year = ?", "status": "status = ?",
-           "convention_id": "convention_id = ?"}  # fmt: skip
+    ops = {"due_from": "i.due_date >= ?", "due_to": "i.due_date <= ?", "year": "i.year = ?",
+           "status": "COALESCE(s.status, 'due') = ?", "convention_id": "i.convention_id = ?"}  # fmt: skip
     for key, value in filters.items():
         if value is not None:
             where.append(ops[key])
@@ -120,11 +127,8 @@ def instalments(
     )
     with store.reading() as tx:
         store.resolve(tx, Ledger.name, Ledger.tables)
-        rows = tx.fetchall(
-            f"SELECT {', '.join(COLUMNS)} FROM {tx.t(INSTALMENTS.name)}{clause} "
-            "ORDER BY due_date, cpam_code, number, instalment_id",
-            params,
-        )
+        sql = SELECT.format(i=tx.t(INSTALMENTS.name), s=tx.t(SETTLEMENTS.name))
+        rows = tx.fetchall(f"{sql}{clause} ORDER BY i.due_date, i.cpam_code, i.number, i.instalment_id", params)
     out = []
     for r in rows:
         item = dict(zip(COLUMNS, r, strict=True))
@@ -141,20 +145,20 @@ def monthly_totals(store: ProjectionStore, *, cpams: Collection[str] | None = No
     clause, params = _where(cpams)
     with store.reading() as tx:
         store.resolve(tx, Ledger.name, Ledger.tables)
-        t = tx.t(INSTALMENTS.name)
+        i, s = tx.t(INSTALMENTS.name), tx.t(SETTLEMENTS.name)
         extra = " AND " if clause else " WHERE "
         due = tx.fetchall(
-            f"SELECT cpam_code, substr(due_date, 1, 7) AS m, "
-            f"SUM(CASE WHEN amount_cents > 0 THEN amount_cents ELSE 0 END), "
-            f"SUM(CASE WHEN amount_cents < 0 THEN -amount_cents ELSE 0 END) "
-            f"FROM {t}{clause}{extra}status <> 'cancelled' GROUP BY cpam_code, substr(due_date, 1, 7)",
+            "SELECT i.cpam_code, substr(i.due_date, 1, 7), "
+            "SUM(CASE WHEN i.amount_cents > 0 THEN i.amount_cents ELSE 0 END), "
+            "SUM(CASE WHEN i.amount_cents < 0 THEN -i.amount_cents ELSE 0 END) "
+            f"FROM {i} i LEFT JOIN {s} s ON s.convention_id = i.convention_id AND s.instalment_id = i.instalment_id"
+            f"{clause}{extra}COALESCE(s.status, 'due') <> 'cancelled' GROUP BY i.cpam_code, substr(i.due_date, 1, 7)",
             params,
         )
         paid = tx.fetchall(
-            f"SELECT cpam_code, substr(paid_on, 1, 7) AS m, "
-            f"SUM(CASE WHEN paid_cents > 0 THEN paid_cents ELSE 0 END), "
-            f"SUM(CASE WHEN paid_cents < 0 THEN -paid_cents ELSE 0 END) "
-            f"FROM {t}{clause}{extra}paid_on IS NOT NULL GROUP BY cpam_code, substr(paid_on, 1, 7)",
+            "SELECT i.cpam_code, substr(i.on_date, 1, 7), "
+            "SUM(CASE WHEN i.cents > 0 THEN i.cents ELSE 0 END), SUM(CASE WHEN i.cents < 0 THEN -i.cents ELSE 0 END) "
+            f"FROM {s} i{clause}{extra}i.status = 'paid' GROUP BY i.cpam_code, substr(i.on_date, 1, 7)",
             params,
         )
     totals: dict[tuple[str, str], dict[str, Any]] = {}

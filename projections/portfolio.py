@@ -44,19 +44,26 @@ MONEY = Table(
     ),
     ("cpam_code", "year"),
 )  # fmt: skip
-REVIEWS = Table(
+REVIEWS = Table(  # reviews fallen due (ReviewDue); deadline = due date + grace days
     "pf_reviews",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-        ("deadline", "TEXT NOT NULL"), ("held_on", "TEXT"),
-    ),
+    (("convention_id", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
+     ("deadline", "TEXT NOT NULL")),
     ("convention_id", "due_date"),
+    append_only=True,
+)  # fmt: skip
+HELD = Table(  # reviews held (ReviewHeld), possibly before they fell due
+    "pf_reviews_held",
+    (("convention_id", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
+     ("deadline", "TEXT NOT NULL"), ("held_on", "TEXT NOT NULL")),
+    ("convention_id", "due_date"),
+    append_only=True,
 )  # fmt: skip
 ATTAINMENTS = Table(
     "pf_attainments",
     (("convention_id", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
      ("attainment_bp", "INTEGER NOT NULL")),
     ("convention_id", "year"),
+    append_only=True,
 )  # fmt: skip
 
 BUCKETS = ((0, 2500, "0-24 %"), (2500, 5000, "25-49 %"), (5000, 7500, "50-74 %"), (7500, 10000, "75-99 %"),
@@ -66,7 +73,7 @@ BUCKETS = ((0, 2500, "0-24 %"), (2500, 5000, "25-49 %"), (5000, 7500, "50-74 %")
 class Portfolio(StatefulModel):
     name = "portfolio"
     main = CONVENTIONS
-    tables = (CONVENTIONS, MONEY, REVIEWS, ATTAINMENTS)
+    tables = (CONVENTIONS, MONEY, REVIEWS, HELD, ATTAINMENTS)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
         self.load(tx, {cid for _, _, cid, _ in items})
@@ -82,7 +89,7 @@ class Portfolio(StatefulModel):
                     "suspended_since": None, "effective_from": e.effective_from.isoformat(),
                     "pause_clock": e.policies.pause_clock, "modulation": e.policies.modulation.value,
                     "grace_days": e.policies.review_grace_days, "options": [], "pauses": [], "hired_on": None,
-                    "years": {}, "instalments": {}, "terminated_on": None,
+                    "years": {}, "open": {}, "closed": "", "terminated_on": None,
                 })  # fmt: skip
                 continue
             st = self.state(cid)
@@ -91,25 +98,23 @@ class Portfolio(StatefulModel):
             cpam = st["cpam_code"]
             if kind is ev.InstalmentDue:
                 amount = cents(e.amount)
-                st["instalments"][e.instalment_id] = [amount, e.due_date.isoformat(), "due"]
+                st["open"][e.instalment_id] = [amount, e.due_date.isoformat()]
                 money[(cpam, e.due_date.year)][0 if amount >= 0 else 1] += abs(amount)
             elif kind is ev.PaymentRecorded:
                 amount = cents(e.amount)
-                if (inst := st["instalments"].get(e.instalment_id)) is not None:
-                    inst[2] = "paid"
+                if st["open"].pop(e.instalment_id, None) is not None:
+                    st["closed"] += " " + e.instalment_id
                 money[(cpam, e.effective_date.year)][2 if amount >= 0 else 3] += abs(amount)
             elif kind is ev.InstalmentCancelled:
-                if (inst := st["instalments"].get(e.instalment_id)) is not None and inst[2] == "due":
-                    inst[2] = "cancelled"
+                if (inst := st["open"].pop(e.instalment_id, None)) is not None:
+                    st["closed"] += " " + e.instalment_id
                     money[(cpam, int(inst[1][:4]))][0 if inst[0] >= 0 else 1] -= abs(inst[0])
             elif kind is ev.YearStarted:
                 st["years"][str(e.year)] = [e.effective_date.isoformat(), e.regime, str(e.full_amount)]
                 st["option"] = e.option.value
             elif kind is ev.ReviewDue:
                 grace = timedelta(days=st["grace_days"])
-                reviews_due.append(
-                    (cid, e.effective_date.isoformat(), cpam, (e.effective_date + grace).isoformat(), None)
-                )
+                reviews_due.append((cid, e.effective_date.isoformat(), cpam, (e.effective_date + grace).isoformat()))
             elif kind is ev.ReviewHeld:
                 grace = timedelta(days=st["grace_days"])
                 reviews_held.append(
@@ -131,14 +136,11 @@ class Portfolio(StatefulModel):
                     st["pauses"][-1][1] = e.effective_date.isoformat()
             elif kind is ev.Terminated:
                 st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
-        r = tx.t(REVIEWS.name)
-        cols = "(convention_id, due_date, cpam_code, deadline, held_on) VALUES (?, ?, ?, ?, ?)"
-        tx.executemany(f"INSERT INTO {r} {cols} ON CONFLICT (convention_id, due_date) DO NOTHING", reviews_due)
-        tx.executemany(
-            f"INSERT INTO {r} {cols} ON CONFLICT (convention_id, due_date) DO UPDATE SET held_on = excluded.held_on",
-            reviews_held,
-        )
-        tx.upsert(ATTAINMENTS, attainments)
+        for table, rows in ((REVIEWS, reviews_due), (HELD, reviews_held), (ATTAINMENTS, attainments)):
+            cols = table.column_names
+            tx.executemany(
+                f"INSERT INTO {tx.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
+            )
 
     def reset(self, *, empty: bool) -> None:
         super().reset(empty=empty)
@@ -191,15 +193,25 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             p,
         )
         t = today.isoformat()
-        reviews = tx.fetchall(
-            "SELECT cpam_code, "
-            "SUM(CASE WHEN held_on IS NOT NULL AND held_on <= deadline THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN held_on IS NOT NULL AND held_on > deadline THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN held_on IS NULL AND deadline < ? THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN held_on IS NULL AND deadline >= ? THEN 1 ELSE 0 END) "
-            f"FROM {tx.t(REVIEWS.name)}{scope} GROUP BY cpam_code ORDER BY cpam_code",
+        held = tx.fetchall(
+            "SELECT cpam_code, SUM(CASE WHEN held_on <= deadline THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN held_on > deadline THEN 1 ELSE 0 END) FROM {tx.t(HELD.name)}{scope} GROUP BY cpam_code",
+            p,
+        )
+        r, h = tx.t(REVIEWS.name), tx.t(HELD.name)
+        open_ = tx.fetchall(
+            "SELECT r.cpam_code, SUM(CASE WHEN r.deadline < ? THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN r.deadline >= ? THEN 1 ELSE 0 END) FROM {r} r LEFT JOIN {h} h "
+            "ON h.convention_id = r.convention_id AND h.due_date = r.due_date WHERE h.held_on IS NULL"
+            + _scope(cpams, [], "r.cpam_code").replace(" WHERE", " AND")
+            + " GROUP BY r.cpam_code",
             [t, t, *p],
         )
+        reviews: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for c, on_time, late in held:
+            reviews[c][0:2] = [int(on_time), int(late)]
+        for c, overdue, pending in open_:
+            reviews[c][2:4] = [int(overdue), int(pending)]
         case = " ".join(f"WHEN attainment_bp < {hi} THEN '{label}'" for _, hi, label in BUCKETS)
         attainment = tx.fetchall(
             f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
@@ -232,8 +244,8 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             for c, y, a, b, pd, r in money
         ],
         "reviews": [
-            {"cpam_code": c, "held_on_time": int(a), "held_late": int(b), "overdue": int(o), "pending": int(pn)}
-            for c, a, b, o, pn in reviews
+            {"cpam_code": c, "held_on_time": a, "held_late": b, "overdue": o, "pending": pn}
+            for c, (a, b, o, pn) in sorted(reviews.items())
         ],
         "attainment_years_3_plus": [{"cpam_code": c, "bucket": b, "count": int(n)} for c, b, n in attainment],
         "suspensions": [
@@ -257,11 +269,10 @@ def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> l
     totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
     for st in states:
         cpam = st["cpam_code"]
-        for _, (amount, due, status) in st["instalments"].items():
-            if status == "due":
-                y = int(due[:4])
-                if y <= last:
-                    totals[(cpam, y if y >= first else 0)] += euros(amount)
+        for amount, due in st["open"].values():
+            y = int(due[:4])
+            if y <= last:
+                totals[(cpam, y if y >= first else 0)] += euros(amount)
         if st["terminated_on"] is not None:
             continue
         _plan_future(st, first, horizon, totals)
@@ -274,6 +285,7 @@ def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tup
     pauses = [Pause(fd(s), e and fd(e)) for s, e in st["pauses"]]
     hired = st["hired_on"] and fd(st["hired_on"])
     tier, modulation = Tier(st["tier"]), Modulation(st["modulation"])
+    recorded = set(st["open"]) | set(st["closed"].split())
     n = 1
     while True:
         start = effective if n == 1 else anniversary(effective, n - 1, pauses, st["pause_clock"])
@@ -290,7 +302,7 @@ def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tup
             year=n, start=start, end=end, regime=regime, full_amount=full, hired_on=hired,
             attainment=Decimal(1) if n >= 3 else None, attainment_recorded_on=end, modulation=modulation,
         ):  # fmt: skip
-            if p.instalment_id in st["instalments"] or p.due_date is None or p.amount is None:
+            if p.instalment_id in recorded or p.due_date is None or p.amount is None:
                 continue
             if first <= p.due_date.year <= horizon.year:
                 totals[(st["cpam_code"], p.due_date.year)] += p.amount

@@ -212,6 +212,9 @@ class Runner:
         targets = self._fresh(models)
         with self.store.bulk(), _deferred(models):
             self._catch_up(targets, until=None, progress=progress)
+            with self.store.transaction() as tx:
+                for t in targets:
+                    self.store.create_indexes(tx, t.generation, t.model.tables)
         while True:  # the last events and the switch, in one transaction
             with self.store.transaction() as tx:
                 _, caught_up = self._batch(tx, targets, None, progress)
@@ -234,7 +237,9 @@ class Runner:
 
     def _fresh(self, models: Sequence[ReadModel]) -> list[Target]:
         with self.store.transaction() as tx:
-            targets = [Target(m, self.store.create_generation(tx, m.name, m.tables, live=False)) for m in models]
+            targets = [
+                Target(m, self.store.create_generation(tx, m.name, m.tables, live=False, indexes=False)) for m in models
+            ]
         for t in targets:
             t.model.reset(empty=True)
         return targets

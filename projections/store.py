@@ -30,6 +30,9 @@ class Table:
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    # Rows are only ever inserted: the key is a unique index, not a primary-key constraint, so a
+    # rebuild appends rows to a bare table and builds the index once, at the end (a sort).
+    append_only: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -205,21 +208,33 @@ class ProjectionStore:
         for table in tables:
             tx.tables[table.name] = physical(table, gen)
 
-    def create_generation(self, tx: Tx, name: str, tables: Sequence[Table], *, live: bool) -> int:
-        """Create a fresh, empty generation of the tables (position 0)."""
+    def create_generation(self, tx: Tx, name: str, tables: Sequence[Table], *, live: bool, indexes: bool = True) -> int:
+        """Create a fresh, empty generation of the tables (position 0).
+
+        ``indexes=False``: only the primary keys upserts need; ``create_indexes`` adds the rest.
+        """
         existing = [g for g, _, _ in self.generations(tx, name)]
         gen = max(existing, default=0) + 1
         for table in tables:
             phys = physical(table, gen)
             tx.execute(f"DROP TABLE IF EXISTS {phys}")
             cols = ", ".join(f"{c} {t}" for c, t in table.columns)
-            tx.execute(f"CREATE TABLE {phys} ({cols}, PRIMARY KEY ({', '.join(table.key)}))")
-            for i, index in enumerate(table.indexes):
-                tx.execute(f"CREATE INDEX ix_{phys}_{i} ON {phys} ({', '.join(index)})")
+            key = "" if table.append_only else f", PRIMARY KEY ({', '.join(table.key)})"
+            tx.execute(f"CREATE TABLE {phys} ({cols}{key})")
+        if indexes:
+            self.create_indexes(tx, gen, tables)
         tx.execute(
             f"INSERT INTO {TRACKING} (name, generation, position, live) VALUES (?, ?, 0, ?)", [name, gen, int(live)]
         )
         return gen
+
+    def create_indexes(self, tx: Tx, gen: int, tables: Sequence[Table]) -> None:
+        for table in tables:
+            phys = physical(table, gen)
+            if table.append_only:
+                tx.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{phys} ON {phys} ({', '.join(table.key)})")
+            for i, index in enumerate(table.indexes):
+                tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{phys}_{i} ON {phys} ({', '.join(index)})")
 
     def drop_generation(self, tx: Tx, name: str, gen: int, tables: Sequence[Table]) -> None:
         for table in tables:
