@@ -22,6 +22,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -155,6 +156,7 @@ def measure(data_dir: Path, batch_size: int, profile: bool) -> dict[str, float]:
         runner.rebuild()
     rebuild_s = time.perf_counter() - t0
     rss_rebuild = _rss_mb()
+    latency = follow_latency(settings, app, batch_size)
     size_mb = settings.projections_sqlite_path().stat().st_size / 1e6
     return {
         "events": count, "conventions": sum(1 for _ in app.convention_ids()),
@@ -164,7 +166,43 @@ def measure(data_dir: Path, batch_size: int, profile: bool) -> dict[str, float]:
         "peak_rss_mb_start": round(rss0, 1), "peak_rss_mb_after_read": round(rss_read, 1),
         "peak_rss_mb_after_rebuild": round(rss_rebuild, 1), "projection_db_mb": round(size_mb, 1),
         "rebuild_us_per_event": {k: round(v / count * 1e6, 2) for k, v in sorted(runner.timings.items())},
+        "follow_latency_ms": latency,
     }  # fmt: skip
+
+
+def follow_latency(settings: Settings, app, batch_size: int, samples: int = 10) -> dict[str, float]:  # noqa: ANN001
+    """(c) With ``project --follow``'s loop running (poll 0.2 s), how long until a new convention is listed."""
+    from adapters.composition import build_projection_store
+    from projections.conventions_list import search
+
+    follower = build_projections(settings, app=build_app(settings), batch_size=batch_size)
+    follower.catch_up()
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.follow, kwargs={"poll": 0.2, "stop": stop.is_set})
+    thread.start()
+    reader = build_projection_store(settings)
+    delays = []
+    run = random.randrange(10**6)  # fresh numbers each run: the benchmark may reuse its data directory
+    try:
+        for k in range(samples):
+            day = date(2026, 1, 1) + timedelta(days=k)
+            conv = Convention.sign(
+                META, number=f"F{run:06d}-{k}", cpam_code="281", rpps=rpps(900_000_000 + k), doctor_name=f"Suivi {k}",
+                specialty="general_practice", sector=1, optam=False, ccam_share=None, newly_installed=False,
+                option=Option.FULL, percentile=50, initial_patients=900, target_patients=1100, signed_on=day,
+                effective_from=day,
+            )  # fmt: skip
+            app.save(conv)
+            written = time.perf_counter()
+            while search(reader, number=f"F{run:06d}-{k}")["total"] == 0:
+                time.sleep(0.002)
+            delays.append(time.perf_counter() - written)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+    delays.sort()
+    return {"median": round(delays[len(delays) // 2] * 1000, 1), "max": round(delays[-1] * 1000, 1)}
 
 
 def _rss_mb() -> float:
@@ -195,8 +233,8 @@ def main() -> None:
     if not (args.keep and events_file.exists()):
         events_file.unlink(missing_ok=True)
         print(f"Generating {args.conventions} conventions in {data_dir} ...", file=sys.stderr)
-        out = subprocess.run([*me, "--phase", "generate", "--conventions", str(args.conventions),
-                              "--events", str(args.events)], check=True, capture_output=False, stdout=subprocess.PIPE)  # fmt: skip
+        cmd = [*me, "--phase", "generate", "--conventions", str(args.conventions), "--events", str(args.events)]
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE)
         print(out.stdout.decode().strip(), file=sys.stderr)
     extra = ["--profile"] if args.profile else []
     out = subprocess.run([*me, "--phase", "measure", "--batch-size", str(args.batch_size), *extra],
@@ -210,7 +248,8 @@ def main() -> None:
         f"\nread log (library alone): {result['read_events_per_s']:,} events/s; "
         f"rebuild of every read model: {result['rebuild_events_per_s']:,} events/s; "
         f"ratio {result['ratio']:.2f} (target >= 0.5); peak RSS {result['peak_rss_mb_after_rebuild']} MB "
-        f"({result['events']:,} events, {result['conventions']:,} conventions)"
+        f"({result['events']:,} events, {result['conventions']:,} conventions); new event visible while "
+        f"following in {result['follow_latency_ms']['median']} ms (median), {result['follow_latency_ms']['max']} ms max"
     )
 
 

@@ -212,9 +212,12 @@ class Runner:
         targets = self._fresh(models)
         with self.store.bulk(), _deferred(models):
             self._catch_up(targets, until=None, progress=progress)
+            began = time.perf_counter()
             with self.store.transaction() as tx:
                 for t in targets:
                     self.store.create_indexes(tx, t.generation, t.model.tables)
+            began = self._clock("indexes", began)
+        began = self._clock("checkpoint", began)
         while True:  # the last events and the switch, in one transaction
             with self.store.transaction() as tx:
                 _, caught_up = self._batch(tx, targets, None, progress)
