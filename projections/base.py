@@ -21,7 +21,15 @@ from projections.store import Table, Tx
 # (notification id, event, convention id as text, the event's stored JSON state as text)
 Item = tuple[int, Event, str, str]
 
-MAX_CACHED = 50_000  # conventions per read model kept between batches; beyond, the cache is dropped
+# Conventions per read model kept in memory between batches (about 12 KB each for the five models):
+# beyond, the oldest half is dropped (their rows are written first) and re-read when needed again.
+MAX_CACHED = 25_000
+
+
+def evict(cache: dict[str, Any]) -> None:
+    """Keep the newer half of a cache (dicts keep insertion order: the oldest entries go)."""
+    for key in list(cache)[: len(cache) - MAX_CACHED // 2]:
+        del cache[key]
 
 
 def cents(amount: Decimal) -> int:
@@ -103,4 +111,5 @@ class StatefulModel(ReadModel):
         tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in sorted(self.touched)])
         self.touched = set()
         if len(self.cache) > MAX_CACHED:
-            self.reset(empty=False)
+            evict(self.cache)
+            self.complete = False

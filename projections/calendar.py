@@ -24,7 +24,7 @@ import orjson
 from domain import events as ev
 from domain.calendar import add_months, anniversary, end_of_term
 from domain.due import CalendarState
-from projections.base import MAX_CACHED, Item, ReadModel
+from projections.base import MAX_CACHED, Item, ReadModel, evict
 from projections.history import d
 from projections.store import ProjectionStore, Table, Tx
 
@@ -214,7 +214,8 @@ class Calendar(ReadModel):
             self._write(tx, ids, dirty=False)
         self.touched = set()
         if len(self.cache) > MAX_CACHED:
-            self.reset(empty=False)
+            evict(self.cache)
+            self.complete = False
 
     def _write(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
         rows, alerts = [], []

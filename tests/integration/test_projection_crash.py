@@ -169,3 +169,33 @@ def test_a_rollback_in_the_middle_of_a_batch_leaves_nothing_behind(sqlite_settin
     runner.catch_up()
     assert runner.verify() == []
     assert UUID(conventions_list.search(runner.store)["items"][0]["convention_id"])
+
+
+def _dump(runner) -> dict[str, list[tuple]]:  # noqa: ANN001
+    out = {}
+    with runner.store.reading() as tx:
+        for m in runner.models:
+            runner.store.resolve(tx, m.name, m.tables)
+            for table in m.tables:
+                cols = ", ".join(table.column_names)
+                out[table.name] = sorted(tx.fetchall(f"SELECT {cols} FROM {tx.t(table.name)}"), key=repr)
+    return out
+
+
+def test_a_small_cache_evicts_and_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = build_app(Settings(store="memory"), clock=lambda: date(2026, 6, 30))
+    build_portfolio(app)
+    bulk(app, 2000, 30)
+    reference = build_projections(Settings(store="memory"), app=app, batch_size=64)
+    reference.catch_up()
+    import projections.base
+    import projections.calendar
+
+    monkeypatch.setattr(projections.base, "MAX_CACHED", 6)
+    monkeypatch.setattr(projections.calendar, "MAX_CACHED", 6)
+    small = build_projections(Settings(store="memory"), app=app, batch_size=64)
+    small.catch_up()
+    assert _dump(small) == _dump(reference)
+    small.rebuild()  # deferred writes with evictions
+    assert _dump(small) == _dump(reference)
+    assert all(len(m.cache) <= 6 for m in small.models if hasattr(m, "cache"))
