@@ -48,6 +48,9 @@ ALERTS = Table(
     (("starts_on",), ("cpam_code", "starts_on")),
 )  # fmt: skip
 
+# Events neither CalendarState nor the alerts look at (a unit test checks CalendarState ignores them):
+# skipped without touching the convention. Payments are the most frequent event of the log.
+IGNORED = frozenset({ev.PaymentRecorded, ev.ObjectiveSet, ev.OptionChanged, ev.InstalmentCancelled})
 NO_ASSISTANT_MONTHS = 3
 TRAINING_WARNING = timedelta(days=60)
 END_OF_TERM_WARNING = timedelta(days=90)
@@ -191,6 +194,8 @@ class Calendar(ReadModel):
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
         self._load(tx, {cid for _, _, cid, _ in items})
         for _, e, cid, _ in items:
+            if type(e) in IGNORED:
+                continue
             if isinstance(e, ev.Signed):
                 self.cache[cid] = Entry(
                     e.number, e.cpam_code, CalendarState.from_signed(e), grace_days=e.policies.review_grace_days

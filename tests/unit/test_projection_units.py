@@ -45,3 +45,30 @@ def test_postgres_placeholders_and_literal_percent() -> None:
     assert store.sql("SELECT '50 %' WHERE a = ? AND b LIKE ?") == "SELECT '50 %%' WHERE a = %s AND b LIKE %s"
     store.dialect = "sqlite"
     assert store.sql("a = ?") == "a = ?"
+
+
+def test_the_events_the_calendar_skips_change_no_calendar_state() -> None:
+    import copy
+
+    from adapters.composition import build_app
+    from adapters.settings import Settings
+    from domain.convention import CommandMeta
+    from projections.calendar import IGNORED
+    from tests.integration.test_projection_models import build_portfolio
+
+    app = build_app(Settings(store="memory"), clock=lambda: date(2026, 6, 30))
+    ids = build_portfolio(app)
+    app.set_objective(ids["full"], CommandMeta(actor="t"), from_year=5, target_patients=1300, on=date(2026, 6, 30))
+    seen = set()
+    for cid in ids.values():
+        events = app.history(cid)
+        state = CalendarState.from_signed(events[0])
+        for e in events[1:]:
+            if type(e) in IGNORED:
+                before = copy.deepcopy(state)
+                state.apply(e)
+                assert state == before, type(e).__name__
+                seen.add(type(e))
+            else:
+                state.apply(e)
+    assert seen == IGNORED
