@@ -204,13 +204,15 @@ def test_following_sees_new_events_and_gaps_are_harmless(built) -> None:  # noqa
 
 def test_rebuild_switches_generations_and_answers_the_same(built) -> None:  # noqa: ANN001
     app, runner, ids = built
-    before = (conventions_list.search(runner.store), ledger.instalments(runner.store),
-              calendar.work_queue(runner.store, date(2026, 6, 30)), history.timeline(runner.store, ids["full"]))  # fmt: skip
+    def answers() -> tuple:
+        s = runner.store
+        return (conventions_list.search(s), ledger.instalments(s), calendar.work_queue(s, date(2026, 6, 30)),
+                history.timeline(s, ids["full"]), portfolio.dashboard(s, date(2026, 6, 30)))  # fmt: skip
+
+    before = answers()
     assert runner.rebuild() == {m.name: 2 for m in runner.models}
     assert {p["generation"] for p in runner.positions().values()} == {2}
-    after = (conventions_list.search(runner.store), ledger.instalments(runner.store),
-             calendar.work_queue(runner.store, date(2026, 6, 30)), history.timeline(runner.store, ids["full"]))  # fmt: skip
-    assert after == before
+    assert answers() == before
     assert runner.verify() == []
     with runner.store.reading() as tx:
         assert runner.store.generations(tx, "history") == [(2, runner.head(), True)]
