@@ -118,8 +118,12 @@ class UserStore:
 
     TABLE = "conventions_users"
 
-    def __init__(self, connect: Any, placeholder: str = "?", shared: bool = False) -> None:
+    def __init__(
+        self, connect: Any, placeholder: str = "?", shared: bool = False, release: Any = None, close: Any = None
+    ) -> None:
         self._connect = connect
+        self._release = release or (lambda conn: conn.close())
+        self._close = close
         self._ph = placeholder
         self._lock = threading.Lock()
         self._shared = connect() if shared else None
@@ -142,7 +146,7 @@ class UserStore:
                 raise
             finally:
                 if self._shared is None:
-                    conn.close()
+                    self._release(conn)
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self._ph)
@@ -199,6 +203,12 @@ class UserStore:
             return None
         return _user(row[:5])
 
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+        if self._shared is not None:
+            self._shared.close()
+
     def ping(self) -> None:
         with self._cursor() as cur:
             cur.execute(f"SELECT count(*) FROM {self.TABLE}")
@@ -222,18 +232,21 @@ def _now() -> str:
 def build_user_store(settings: Settings) -> UserStore:
     """The user store of this deployment, next to its events."""
     if settings.store == "postgres":
-        import psycopg
+        from psycopg_pool import ConnectionPool
 
-        def connect() -> Any:
-            kwargs: dict[str, Any] = {
-                "host": settings.postgres_host, "port": settings.postgres_port, "user": settings.postgres_user,
-                "dbname": settings.postgres_dbname, "password": settings.postgres_password or None,
-            }  # fmt: skip
-            if settings.postgres_schema:
-                kwargs["options"] = f"-c search_path={settings.postgres_schema}"
-            return psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None})
-
-        return UserStore(connect, placeholder="%s")
+        kwargs: dict[str, Any] = {
+            "host": settings.postgres_host, "port": settings.postgres_port, "user": settings.postgres_user,
+            "dbname": settings.postgres_dbname, "password": settings.postgres_password or None,
+            "application_name": "conventions-users",
+        }  # fmt: skip
+        if settings.postgres_schema:
+            kwargs["options"] = f"-c search_path={settings.postgres_schema}"
+        # A small pool: every authenticated request reads one row, a connection each time would cost more.
+        pool = ConnectionPool(
+            kwargs={k: v for k, v in kwargs.items() if v is not None}, min_size=1, max_size=4, open=True,
+            name="conventions-users",
+        )  # fmt: skip
+        return UserStore(pool.getconn, placeholder="%s", release=pool.putconn, close=pool.close)
     if settings.store == "memory":
         return UserStore(lambda: sqlite3.connect(":memory:", check_same_thread=False), shared=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

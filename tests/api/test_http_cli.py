@@ -81,13 +81,17 @@ def test_a_name_is_unique_until_revoked(tmp_path: Path) -> None:
 
 
 def test_users_in_postgres(pg_settings: Settings) -> None:
-    store = build_user_store(pg_settings)
-    user, token = store.add("dave", "auditor")
-    assert store.authenticate(token) == user
-    assert store.authenticate(token + "x") is None
-    store.revoke("dave")
-    assert store.authenticate(token) is None
-    assert build_user_store(pg_settings).list(include_revoked=True)[0].revoked_at is not None
+    store, other = build_user_store(pg_settings), build_user_store(pg_settings)
+    try:
+        user, token = store.add("dave", "auditor")
+        assert other.authenticate(token) == user  # another API process sees the user at once
+        assert store.authenticate(token + "x") is None
+        store.revoke("dave")
+        assert other.authenticate(token) is None
+        assert other.list(include_revoked=True)[0].revoked_at is not None
+    finally:
+        store.close()
+        other.close()
 
 
 def _free_port() -> int:
