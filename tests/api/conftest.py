@@ -76,6 +76,9 @@ class Api:
     def post(self, path: str, body: Any, who: str | None = "admin", **headers: str) -> Any:
         return self.client.post(path, json=body, headers=self.h(who, **headers))
 
+    def app_meta(self) -> CommandMeta:
+        return CommandMeta(actor="scheduler", reason="échéancier")
+
     def events(self, cid: UUID) -> list[Any]:
         return list(self.app.events.get(cid))
 
