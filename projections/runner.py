@@ -61,6 +61,7 @@ class Runner:
         self._live: list[Target] = []
         self._maybe_dirty = True
         self.timings: dict[str, float] = {}  # seconds spent per stage (read, decode, each model, commit)
+        self.rebuilt_events = 0  # events applied by rebuilds, for ``catch_up``'s count
 
     def model(self, name: str) -> ReadModel:
         for m in self.models:
@@ -69,14 +70,19 @@ class Runner:
         raise KeyError(f"unknown projection {name!r}; known: {', '.join(m.name for m in self.models)}")
 
     # ------------------------------------------------------------------ live tables
-    def ensure_live(self) -> list[Target]:
-        """Create the live tables of read models that have none, and target them."""
-        with self.store.transaction() as tx:
+    def ensure_live(self, progress: Progress | None = None) -> list[Target]:
+        """Target the live tables; read models that have none are first built like a rebuild
+        (beside, then switched), which is several times faster than filling indexed live tables."""
+        with self.store.reading() as tx:
+            missing = [m.name for m in self.models if self.store.live_generation(tx, m.name) is None]
+        if missing:
+            self.rebuild(missing, progress=progress)
+        with self.store.reading() as tx:
             targets = []
             for m in self.models:
                 gen = self.store.live_generation(tx, m.name)
                 if gen is None:
-                    gen = self.store.create_generation(tx, m.name, m.tables, live=True)
+                    raise LookupError(f"projection {m.name} has no live tables")
                 old = next((t for t in self._live if t.model is m and t.generation == gen), None)
                 targets.append(old or Target(m, gen))
         self._live = targets
@@ -99,9 +105,10 @@ class Runner:
     def catch_up(self, *, until: int | None = None, progress: Progress | None = None) -> int:
         """Apply every event recorded so far to the live read models; returns how many."""
         for attempt in range(3):
-            targets = self.ensure_live()
+            built = self.rebuilt_events
+            targets = self.ensure_live(progress)
             try:
-                return self._catch_up(targets, until=until, progress=progress)
+                return self.rebuilt_events - built + self._catch_up(targets, until=until, progress=progress)
             except LookupError:  # a rebuild switched generations under us: target the new ones
                 if attempt == 2:
                     raise
@@ -211,7 +218,7 @@ class Runner:
         self._drop_abandoned(models)
         targets = self._fresh(models)
         with self.store.bulk(), _deferred(models):
-            self._catch_up(targets, until=None, progress=progress)
+            self.rebuilt_events += self._catch_up(targets, until=None, progress=progress)
             began = time.perf_counter()
             with self.store.transaction() as tx:
                 for t in targets:
@@ -220,7 +227,8 @@ class Runner:
         began = self._clock("checkpoint", began)
         while True:  # the last events and the switch, in one transaction
             with self.store.transaction() as tx:
-                _, caught_up = self._batch(tx, targets, None, progress)
+                n, caught_up = self._batch(tx, targets, None, progress)
+                self.rebuilt_events += n
                 if caught_up:
                     for t in targets:
                         self.store.switch(tx, t.model.name, t.generation, t.model.tables)

@@ -71,12 +71,22 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-def runner_process(settings: Settings, batch_size: int) -> subprocess.Popen[bytes]:
+def runner_process(settings: Settings, batch_size: int, command: str = "project") -> subprocess.Popen[bytes]:
     code = "from adapters.cli import main; main()"
     return subprocess.Popen(
-        [sys.executable, "-c", code, "project", "--batch-size", str(batch_size)],
+        [sys.executable, "-c", code, command, "--batch-size", str(batch_size)],
         env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+def empty_live_tables(settings: Settings, app: ConventionsApp) -> None:
+    """Live tables at position 0: the runner then catches up batch by batch, as after a downtime
+    (with no live tables at all it would build them like a rebuild, beside, then switch)."""
+    runner = build_projections(settings, app=app)
+    with runner.store.transaction() as tx:
+        for m in runner.models:
+            runner.store.create_generation(tx, m.name, m.tables, live=True)
+    runner.store.close()
 
 
 def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: Settings) -> None:
@@ -84,6 +94,7 @@ def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: 
     app = build_app(settings, clock=lambda: date(2026, 6, 30))
     build_portfolio(app)
     bulk(app, 1000, 300)  # about 8 000 events: a few seconds of work at 1-3 events per transaction
+    empty_live_tables(settings, app)
     kills = mid_batch = 0
     positions = []
     next_n = 50
@@ -118,6 +129,29 @@ def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: 
     runner.store.close()
 
 
+def test_a_killed_rebuild_leaves_the_live_tables_alone(settings: Settings) -> None:
+    app = build_app(settings, clock=lambda: date(2026, 6, 30))
+    build_portfolio(app)
+    bulk(app, 3000, 300)
+    runner = build_projections(settings, app=app)
+    runner.catch_up()
+    live = runner.positions()
+    proc = runner_process(settings, batch_size=1, command="rebuild")
+    time.sleep(1.2)
+    assert proc.poll() is None, "the rebuild finished before it could be killed"
+    os.kill(proc.pid, 9)
+    proc.wait(timeout=30)
+    with runner.store.reading() as tx:
+        abandoned = [g for g, _, is_live in runner.store.generations(tx, "history") if not is_live]
+    assert abandoned, "the killed rebuild had started a generation beside the live one"
+    assert runner.positions() == live
+    assert runner.verify() == []
+    rebuilt = runner.rebuild()
+    with runner.store.reading() as tx:  # the abandoned generation and the old live one are gone
+        assert [(g, live) for g, _, live in runner.store.generations(tx, "history")] == [(rebuilt["history"], True)]
+    runner.store.close()
+
+
 def test_gaps_in_notification_ids_are_harmless(settings: Settings) -> None:
     app = build_app(settings, clock=lambda: date(2026, 6, 30))
     ids = build_portfolio(app)
@@ -149,6 +183,7 @@ def test_gaps_in_notification_ids_are_harmless(settings: Settings) -> None:
 def test_a_rollback_in_the_middle_of_a_batch_leaves_nothing_behind(sqlite_settings: Settings) -> None:
     app = build_app(sqlite_settings, clock=lambda: date(2026, 6, 30))
     build_portfolio(app)
+    empty_live_tables(sqlite_settings, app)
     runner = build_projections(sqlite_settings, app=app, batch_size=10)
     history_model = runner.model("history")
     original = history_model.apply
