@@ -27,6 +27,7 @@ from projections.store import ProjectionStore, Tx, physical
 
 TOPICS = [cls.TOPIC for cls in CONVENTION_EVENTS]
 BATCH = 500
+ABANDONED_AFTER = 120.0  # seconds without progress after which a non-live generation is dropped
 
 Progress = Callable[[int, int], None]  # (events applied in this batch, position reached)
 
@@ -239,12 +240,15 @@ class Runner:
         return {t.model.name: t.generation for t in targets}
 
     def _drop_abandoned(self, models: Sequence[ReadModel]) -> None:
-        """Generations left by an interrupted rebuild or verify (never live): drop them."""
+        """Generations left by an interrupted rebuild or verify (never live, idle): drop them.
+
+        A generation another process is still filling advances every batch and is left alone: both
+        rebuilds then finish and the last switch wins (same rows either way).
+        """
         with self.store.transaction() as tx:
             for m in models:
-                for gen, _, live in self.store.generations(tx, m.name):
-                    if not live:
-                        self.store.drop_generation(tx, m.name, gen, m.tables)
+                for gen in self.store.idle_builds(tx, m.name, ABANDONED_AFTER):
+                    self.store.drop_generation(tx, m.name, gen, m.tables)
 
     def _fresh(self, models: Sequence[ReadModel]) -> list[Target]:
         with self.store.transaction() as tx:

@@ -13,6 +13,7 @@ switches by flipping ``live`` in one transaction, so readers never see a half-bu
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,8 +105,14 @@ class ProjectionStore:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
                 "position BIGINT NOT NULL DEFAULT 0, live INTEGER NOT NULL DEFAULT 0, "
-                "PRIMARY KEY (name, generation))"
+                "updated_at DOUBLE PRECISION NOT NULL DEFAULT 0, PRIMARY KEY (name, generation))"
             )
+        try:  # a tracking table from before ``updated_at``
+            with self.transaction() as tx:
+                tx.execute(f"SELECT updated_at FROM {TRACKING} WHERE 1 = 0")
+        except Exception:  # noqa: BLE001 - sqlite3.OperationalError / psycopg UndefinedColumn
+            with self.transaction() as tx:
+                tx.execute(f"ALTER TABLE {TRACKING} ADD COLUMN updated_at DOUBLE PRECISION NOT NULL DEFAULT 0")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -190,6 +197,14 @@ class ProjectionStore:
                 yield Tx(self, cur)
 
     # ------------------------------------------------------------------ generations
+    def idle_builds(self, tx: Tx, name: str, idle_seconds: float) -> list[int]:
+        """Non-live generations not advanced for ``idle_seconds``: left by an interrupted rebuild."""
+        rows = tx.fetchall(
+            f"SELECT generation FROM {TRACKING} WHERE name = ? AND live = 0 AND updated_at < ?",
+            [name, time.time() - idle_seconds],
+        )
+        return [r[0] for r in rows]
+
     def generations(self, tx: Tx, name: str) -> list[tuple[int, int, bool]]:
         rows = tx.fetchall(
             f"SELECT generation, position, live FROM {TRACKING} WHERE name = ? ORDER BY generation", [name]
@@ -224,7 +239,8 @@ class ProjectionStore:
         if indexes:
             self.create_indexes(tx, gen, tables)
         tx.execute(
-            f"INSERT INTO {TRACKING} (name, generation, position, live) VALUES (?, ?, 0, ?)", [name, gen, int(live)]
+            f"INSERT INTO {TRACKING} (name, generation, position, live, updated_at) VALUES (?, ?, 0, ?, ?)",
+            [name, gen, int(live), time.time()],
         )
         return gen
 
@@ -258,7 +274,10 @@ class ProjectionStore:
         return int(rows[0][0])
 
     def set_position(self, tx: Tx, name: str, gen: int, position: int) -> None:
-        tx.execute(f"UPDATE {TRACKING} SET position = ? WHERE name = ? AND generation = ?", [position, name, gen])
+        tx.execute(
+            f"UPDATE {TRACKING} SET position = ?, updated_at = ? WHERE name = ? AND generation = ?",
+            [position, time.time(), name, gen],
+        )
 
 
 def physical(table: Table, gen: int) -> str:
