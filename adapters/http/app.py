@@ -15,7 +15,10 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.composition import build_app, build_projections
@@ -114,7 +117,7 @@ def create_app(
         title="CPAM conventions — assistant médical",
         version="1.0.0",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -124,6 +127,7 @@ def create_app(
     api.include_router(ops_router)
     api.include_router(conventions_router)
     api.include_router(reports_router)
+    _serve_docs(api)
     api.add_middleware(RequestContext)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api
@@ -136,6 +140,28 @@ def create_app_from_env() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     return create_app(settings)
+
+
+def _serve_docs(api: FastAPI) -> None:
+    """The interactive page at /docs, with Swagger UI served from the package, not from a CDN
+    (back-office networks and these machines have no internet access)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # pragma: no cover - the dependency is declared; fall back to FastAPI's CDN page
+        swagger_ui_path = None
+    static = "/docs/static"
+    if swagger_ui_path is not None:
+        api.mount(static, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    assets = (
+        {"swagger_js_url": f"{static}/swagger-ui-bundle.js", "swagger_css_url": f"{static}/swagger-ui.css",
+         "swagger_favicon_url": f"{static}/favicon-32x32.png"}
+        if swagger_ui_path is not None
+        else {}
+    )  # fmt: skip
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{api.title} — documentation", **assets)
 
 
 def _openapi(api: FastAPI) -> dict[str, Any]:
