@@ -129,9 +129,14 @@ def acquire(
         message="Un autre ordonnanceur travaille déjà ; celui-ci attend et prendra le relais.",
     )
     waited = 0.0
+    polls = 0
+    every = max(1, int(600 / max(poll_seconds, 0.001)))  # a reminder in the logs every ten minutes
     while not should_stop():
         sleep(poll_seconds)
         waited += poll_seconds
+        polls += 1
+        if polls % every == 0:
+            log.info("scheduler.still_standing_by", lock=lock.description, pid=os.getpid(), waited_seconds=waited)
         if _try(lock):
             log.info("scheduler.lock_acquired", lock=lock.description, pid=os.getpid(), waited_seconds=waited)
             return True
