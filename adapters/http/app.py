@@ -19,6 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.composition import build_app, build_projections
@@ -44,6 +45,8 @@ API du back office des conventions d'aide à l'emploi d'assistant médical (CPAM
 Voir `docs/api.md`.
 """
 
+MAX_BODY_BYTES = 256 * 1024  # the largest command is a few hundred bytes: refuse floods early (413)
+TOO_LARGE = f"Corps de requête limité à {MAX_BODY_BYTES // 1024} Kio."
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 log = structlog.get_logger("http")
 
@@ -59,13 +62,32 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope.get("headers") or [])
+        header = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = header if _REQUEST_ID.fullmatch(header) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = time.perf_counter()
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            response = errors.problem(
+                413, "body_too_large", TOO_LARGE, headers={"X-Request-ID": request_id}
+            )  # refused before reading a byte
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            """A body sent without (or lying about) its length is cut at the same limit."""
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise StarletteHTTPException(413, TOO_LARGE)
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -76,7 +98,7 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, limited_receive, send_with_id)
         finally:
             log.info(
                 "request",

@@ -123,7 +123,9 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400:  # a body that cannot be decoded at all: invalid input like any other
         message = "Corps de requête illisible (JSON UTF-8 attendu)."
         return problem(422, "invalid_body", message, _field_errors("body", "invalid_body", message), request)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+        exc.status_code, f"http_{exc.status_code}"
+    )
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     return problem(exc.status_code, code, detail, request=request, headers=getattr(exc, "headers", None))
 

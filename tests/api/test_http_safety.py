@@ -238,3 +238,27 @@ def test_openapi_and_docs_are_served(api: Api) -> None:
     page = api.get("/docs", None).text
     assert "/docs/static/swagger-ui-bundle.js" in page and "cdn" not in page  # served offline
     assert api.get("/docs/static/swagger-ui-bundle.js", None).status_code == 200
+
+
+def test_a_huge_body_is_refused_before_it_is_read(api: Api) -> None:
+    before = api.events(api.a)
+    body = {**HIRE, "reason": "x" * 300_000}
+    r = api.post(f"/conventions/{api.a}/hires", body)
+    assert (r.status_code, r.json()["code"]) == (413, "body_too_large")
+    assert r.headers["content-type"] == "application/problem+json"
+    assert api.events(api.a) == before
+
+
+def test_a_huge_body_without_length_is_cut_too(api: Api) -> None:
+    def chunks():  # noqa: ANN202 - a generator body: sent chunked, without Content-Length
+        yield b'{"hired_on": "2025-03-01", "fte": "1", "profile": "nurse", "reason": "'
+        for _ in range(40):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    before = api.events(api.a)
+    r = api.client.post(
+        f"/conventions/{api.a}/hires", content=chunks(), headers={**api.h("admin"), "Content-Type": "application/json"}
+    )
+    assert (r.status_code, r.json()["code"]) == (413, "body_too_large")
+    assert api.events(api.a) == before
