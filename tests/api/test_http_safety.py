@@ -262,3 +262,17 @@ def test_a_huge_body_without_length_is_cut_too(api: Api) -> None:
     )
     assert (r.status_code, r.json()["code"]) == (413, "body_too_large")
     assert api.events(api.a) == before
+
+
+def test_every_documented_body_example_is_a_valid_request(api: Api) -> None:
+    from adapters.http import schemas
+
+    models = [m for m in vars(schemas).values() if isinstance(m, type) and issubclass(m, schemas.Body)]
+    with_examples = [m for m in models if (m.model_config.get("json_schema_extra") or {}).get("examples")]
+    assert len(with_examples) >= 5
+    for model in with_examples:
+        for example in model.model_config["json_schema_extra"]["examples"]:
+            model.model_validate(example)
+    # And the signature example, posted as is, signs.
+    example = schemas.SignRequest.model_config["json_schema_extra"]["examples"][0]
+    assert api.post("/conventions", {**example, "rpps": RPPS[5]}).status_code == 201
