@@ -84,6 +84,7 @@ def pg_settings() -> Iterator[Settings]:
             postgres_user=PG["user"],
             postgres_dbname=PG["dbname"],
             postgres_schema=schema,
+            postgres_pool_size=1,  # each app opens its pool eagerly: keep the suite under max_connections
         )
     finally:
         with psycopg.connect(autocommit=True, **PG) as conn:
