@@ -27,6 +27,7 @@ from domain import events as ev
 from domain.convention import CommandMeta, Convention
 from domain.errors import (
     ConcurrentModification,
+    DomainError,
     ForbiddenTransition,
     IdempotencyKeyReused,
     NotEligible,
@@ -79,8 +80,7 @@ class ConventionsApp(Application[UUID]):
             )
         registration.set_active(conv.id, self._event_meta(meta))
         result = {"id": str(conv.id), "version": conv.version}
-        self._save(meta.command_id, fp, result, conv, registration)
-        return result
+        return self._save(meta.command_id, fp, result, conv, registration)
 
     def hire(
         self,
@@ -320,13 +320,20 @@ class ConventionsApp(Application[UUID]):
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = self._get(conv_id)
-        if expected_version is not None and conv.version != expected_version:
-            raise StaleVersion(
-                "stale_version",
-                f"La convention est en version {conv.version}, pas {expected_version} : recharger avant de modifier.",
-            )
-        before = conv.version
-        outcome = action(conv, meta)
+        try:
+            if expected_version is not None and conv.version != expected_version:
+                raise StaleVersion(
+                    "stale_version",
+                    f"La convention est en version {conv.version}, pas {expected_version} : "
+                    "recharger avant de modifier.",
+                )
+            before = conv.version
+            outcome = action(conv, meta)
+        except DomainError:
+            # An identical retry may have been saved between our receipt check and our read.
+            if (first := self._first_result(meta.command_id, fp)) is not None:
+                return first
+            raise
         others: list[Any] = []
         if isinstance(outcome, tuple):
             outcome, others = outcome
@@ -336,10 +343,11 @@ class ConventionsApp(Application[UUID]):
             "recorded": len(conv.pending_events),
             "value": _jsonable(outcome),
         }
-        self._save(meta.command_id, fp, result, conv, *others)
-        return result
+        return self._save(meta.command_id, fp, result, conv, *others)
 
-    def _save(self, command_id: str, fp: str, result: dict[str, Any], *aggregates: Any) -> None:
+    def _save(self, command_id: str, fp: str, result: dict[str, Any], *aggregates: Any) -> dict[str, Any]:
+        """Save the events with the command's receipt; returns the result that stands: ours, or
+        the first one when an identical retry won the race."""
         receipt = CommandReceipt.issue(
             command_id=command_id, fingerprint=fp, result=result,
             event_meta=self._event_meta(CommandMeta(actor="system", command_id=command_id)),
@@ -347,12 +355,13 @@ class ConventionsApp(Application[UUID]):
         try:
             self.save(*aggregates, receipt)
         except IntegrityError:
-            if self._first_result(command_id, fp) is not None:
-                return  # a retry of ours won the race: the first result stands
+            if (first := self._first_result(command_id, fp)) is not None:
+                return first  # a retry of ours won the race: the first result stands
             raise ConcurrentModification(
                 "concurrent_modification",
                 "La convention a été modifiée par quelqu'un d'autre entre-temps : recharger et recommencer.",
             ) from None
+        return result
 
     def _first_result(self, command_id: str, fp: str) -> dict[str, Any] | None:
         try:

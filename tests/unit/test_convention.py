@@ -407,3 +407,47 @@ def test_r6_a7_first_instalment_when_the_assistant_was_hired_before_the_effectiv
     app.hire(cid, meta, hired_on=date(2023, 8, 10), fte=D("0.5"), profile="nurse")
     app.record_due(cid, meta, today=date(2023, 9, 1))
     assert instalments(app, cid)["y1-advance"] == (date(2023, 9, 1), date(2023, 9, 16), "12600.00")
+
+
+def test_a_retry_saved_between_our_check_and_our_read_gives_the_first_result(
+    app: ConventionsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = CommandMeta(actor="a", command_id="race-1")
+    cid = sign(app, CommandMeta(actor="a"))
+    # The first attempt passes the receipt check, then the same command wins the race before it saves.
+    real_first = app._first_result
+    calls = {"n": 0}
+
+    def first_result_then_race(command_id: str, fp: str):  # noqa: ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            monkeypatch.setattr(app, "_first_result", real_first)
+            winner = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+            calls["winner"] = winner
+            return None
+        return real_first(command_id, fp)
+
+    monkeypatch.setattr(app, "_first_result", first_result_then_race)
+    loser = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+    assert loser == calls["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
+    assert len(app.history(cid)) == 2
+
+
+def test_identical_retries_racing_on_the_same_version_both_return_the_first_result(
+    app: ConventionsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = CommandMeta(actor="a", command_id="race-2")
+    cid = sign(app, CommandMeta(actor="a"))
+    real_get = app._get
+    seen: dict[str, Any] = {}
+
+    def get_then_race(conv_id: UUID, version: int | None = None):  # noqa: ANN202
+        conv = real_get(conv_id, version)  # both attempts read version 1...
+        monkeypatch.setattr(app, "_get", real_get)
+        seen["winner"] = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+        return conv  # ...and the loser decides on it, then fails to save
+
+    monkeypatch.setattr(app, "_get", get_then_race)
+    loser = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+    assert loser == seen["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
+    assert len(app.history(cid)) == 2
