@@ -63,8 +63,8 @@ class SchedulerProcess:
     ) -> None:
         """``lazy``: ``job`` is a factory, called once the lock is ours, so a process standing by
         opens no store and creates no table (concurrent ``CREATE TABLE`` can fail on PostgreSQL)."""
-        self._job = job
-        self.lazy = lazy
+        self._make_job = job if lazy else None
+        self.job: Job | None = None if lazy else job  # type: ignore[assignment]
         self.lock = lock
         self.tz = ZoneInfo(timezone)
         self.hour, self.minute = parse_at(at)
@@ -84,7 +84,8 @@ class SchedulerProcess:
             log.info("scheduler.stopped", while_="standing_by")
             return 0
         try:
-            self.job: Job = self._job() if self.lazy else self._job  # type: ignore[call-arg,assignment]
+            if self.job is None and self._make_job is not None:
+                self.job = self._make_job()  # type: ignore[call-arg]
             if isinstance(self.job, NightlyJob):
                 self.job.should_stop = self.stopping.is_set  # a SIGTERM ends a run between conventions
             self.run_once("startup")
@@ -135,6 +136,7 @@ class SchedulerProcess:
         if not self.lock.is_held():
             self._lock_lost()
             return None
+        assert self.job is not None, "serve() builds the job once the lock is held"
         today = self.today()
         log.info("due.run_started", trigger=trigger, today=today.isoformat())
         try:

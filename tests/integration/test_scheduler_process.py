@@ -25,7 +25,7 @@ from adapters.settings import Settings
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from scheduler.due_index import MemoryDueIndex
-from scheduler.jobs import run_due
+from scheduler.jobs import RunReport, run_due
 from scheduler.lock import FileLock, PostgresAdvisoryLock, acquire
 from scheduler.simulation import rpps_for
 
@@ -200,7 +200,7 @@ from datetime import date
 from adapters.composition import build_app
 from adapters.settings import Settings
 from scheduler.due_index import MemoryDueIndex
-from scheduler.jobs import run_due
+from scheduler.jobs import RunReport, run_due
 
 app = build_app(Settings(store="sqlite", data_dir=sys.argv[1]))
 index = MemoryDueIndex(app)
@@ -297,5 +297,15 @@ def test_a_failing_run_is_logged_and_the_process_goes_on() -> None:
 
     lock = FakeLock()
     process = SchedulerProcess(boom, lock, today=lambda: TODAY)
-    assert process.run_once("nightly") is None
+    assert process.run_once("nightly") is None  # logged as due.run_failed
     assert process.serve(once=True) == 0 and lock.released
+
+    reports: list[date] = []
+
+    def job(today: date) -> RunReport:
+        reports.append(today)
+        return RunReport(today=today)
+
+    lazy = SchedulerProcess(lambda: job, FakeLock(), today=lambda: TODAY, lazy=True)
+    assert lazy.job is None  # nothing built while not holding the lock
+    assert lazy.serve(once=True) == 0 and reports == [TODAY]
