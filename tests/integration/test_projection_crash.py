@@ -127,6 +127,7 @@ def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: 
         e.originator_version for e in app.history(some)
     ]
     runner.store.close()
+    app.close()  # its PostgreSQL pool: the server has a connection limit shared by every session
 
 
 def test_a_killed_rebuild_leaves_the_live_tables_alone(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,6 +163,7 @@ def test_a_killed_rebuild_leaves_the_live_tables_alone(settings: Settings, monke
     with runner.store.reading() as tx:  # the abandoned generation and the old live one are gone
         assert [(g, live) for g, _, live in runner.store.generations(tx, "history")] == [(rebuilt["history"], True)]
     runner.store.close()
+    app.close()  # its PostgreSQL pool: the server has a connection limit shared by every session
 
 
 def test_gaps_in_notification_ids_are_harmless(settings: Settings) -> None:
@@ -190,6 +192,7 @@ def test_gaps_in_notification_ids_are_harmless(settings: Settings) -> None:
     assert runner.verify() == []
     assert history.timeline(runner.store, ids["full"])[-1]["event_type"] == "ReviewHeld"
     runner.store.close()
+    app.close()  # its PostgreSQL pool: the server has a connection limit shared by every session
 
 
 def test_a_rollback_in_the_middle_of_a_batch_leaves_nothing_behind(sqlite_settings: Settings) -> None:

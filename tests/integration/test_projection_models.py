@@ -204,6 +204,7 @@ def test_following_sees_new_events_and_gaps_are_harmless(built) -> None:  # noqa
 
 def test_rebuild_switches_generations_and_answers_the_same(built) -> None:  # noqa: ANN001
     app, runner, ids = built
+
     def answers() -> tuple:
         s = runner.store
         return (conventions_list.search(s), ledger.instalments(s), calendar.work_queue(s, date(2026, 6, 30)),
