@@ -46,7 +46,6 @@ from adapters.http.services import (
 )
 from adapters.users import Permission, User
 from domain.convention import CommandMeta
-from domain.errors import NotEligible
 from domain.values import Option, Policies, Status, Tier
 from domain.views import convention_view, event_view
 
@@ -195,16 +194,7 @@ def sign(body: SignRequest, request: Request, ctx: CommandContext = Depends(comm
     fields = body.model_dump(exclude={"reason", "policies"})
     policies = Policies(**body.policies.model_dump()) if body.policies else None
     meta: CommandMeta = ctx.meta(body.reason or "signature")
-    try:
-        result = ctx.services.app.sign(meta, policies=policies, **fields)
-    except NotEligible as error:
-        if error.code == "doctor_has_active_convention" and not ctx.user.everywhere:
-            # The other convention may belong to a CPAM the caller cannot see: name neither.
-            raise NotEligible(
-                error.code, f"Le médecin {body.rpps} détient déjà une convention active.", "rpps"
-            ) from None
-        raise
-    result = ctx.first_result(result)
+    result = ctx.services.app.sign(meta, policies=policies, **fields)  # refusals name no other CPAM's contract
     return command_response(result, 201, location=f"/conventions/{result['id']}")
 
 

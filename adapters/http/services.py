@@ -10,7 +10,6 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
@@ -21,7 +20,6 @@ from adapters.http.schemas import CommandResult
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
-from domain.identifiers import command_receipt_id
 
 
 @dataclass
@@ -104,22 +102,7 @@ class CommandContext:
         """Check the convention exists for the caller, run the command, answer with its ETag."""
         self.services.scope.check(self.user, conv_id)
         result = call(self.services.app, self.meta(reason), self.expected_version)
-        return command_response(self.first_result(result), 200)
-
-    def first_result(self, result: dict[str, Any]) -> dict[str, Any]:
-        """The result stored with the command's receipt, which is the one every replay returns.
-
-        ``ConventionsApp._save`` lets the loser of a race between two identical retries return
-        its own computed result (one version later) instead of the winner's: reading the
-        receipt back makes every response to one key identical.
-        """
-        if not self.command_id:
-            return result
-        try:
-            receipt = self.services.app.repository.get(command_receipt_id(self.command_id))
-        except AggregateNotFoundError:  # pragma: no cover - the receipt is saved with the events
-            return result
-        return receipt.result
+        return command_response(result, 200)
 
 
 def command_context(
