@@ -63,6 +63,7 @@ class Runner:
         self._maybe_dirty = True
         self.timings: dict[str, float] = {}  # seconds spent per stage (read, decode, each model, commit)
         self.rebuilt_events = 0  # events applied by rebuilds, for ``catch_up``'s count
+        self._ids: dict[Any, str] = {}  # convention id -> its text (str(UUID) costs more than a lookup)
 
     def model(self, name: str) -> ReadModel:
         for m in self.models:
@@ -170,11 +171,16 @@ class Runner:
             to_event = mapper.to_domain_event
             plain = mapper.cipher is None and mapper.compressor is None
             items: list[Item] = []
+            ids = self._ids
             for n in rows:
                 event = to_event(n)
                 if isinstance(event, Event):
                     state = n.state.decode() if plain else _state_json(event)
-                    items.append((n.id, event, str(n.originator_id), state))
+                    if (cid := ids.get(n.originator_id)) is None:
+                        if len(ids) > 100_000:
+                            ids.clear()
+                        cid = ids[n.originator_id] = str(n.originator_id)
+                    items.append((n.id, event, cid, state))
             last = rows[-1].id if rows else None
             if caught_up and head > (last or 0):
                 last = head
