@@ -521,7 +521,8 @@ class Convention(BaseAggregate[UUID]):
         """Record everything that fell due up to ``today``, each on the date it fell due.
 
         Idempotent: what is already recorded is never recorded again, so ticking every day or
-        once at the end records the same events with the same dates.
+        once at the end records the same events with the same dates (an instalment of the year a
+        termination settled is recorded then cancelled either way).
         """
         count = 0
         while (item := self._next_due(today)) is not None:
@@ -539,6 +540,9 @@ class Convention(BaseAggregate[UUID]):
                     ev.InstalmentDue, meta, item.on, instalment_id=p.instalment_id, year=p.year,
                     kind=p.kind, due_date=p.due_date, amount=p.amount, basis=p.basis,
                 )  # fmt: skip
+                if p.year == self.settled_year():
+                    assert self.terminated_on is not None  # the settlement replaces it (R17)
+                    self._trigger(ev.InstalmentCancelled, meta, self.terminated_on, instalment_id=p.instalment_id)
             elif item.what == "review":
                 self._trigger(ev.ReviewDue, meta, item.on, k=item.data)
             count += 1
@@ -585,27 +589,30 @@ class Convention(BaseAggregate[UUID]):
         return [_Due(due, 3, "review", k)]
 
     def planned_instalments(self) -> list[PlannedInstalment]:
-        """The schedule of every started year, less the year settled by a termination."""
+        """The schedule of every started year. Of the year a termination settled, only what fell due
+        before the termination: it is recorded then cancelled, as a daily tick would have done."""
         out: list[PlannedInstalment] = []
-        settled_year = (
-            contract_year_on(self.effective_from, self.terminated_on, self.pauses, self.policies.pause_clock)
-            if self.terminated_on
-            else None
-        )
+        settled_year = self.settled_year()
         for y in self.years.values():
-            if y.year == settled_year:
-                continue
             att = self.attainments.get(y.year)
-            out.extend(
-                plan_year(
-                    year=y.year, start=y.start, end=self.anniversary(y.year), regime=y.regime,
-                    full_amount=y.full_amount, hired_on=self.first_hired_on,
-                    attainment=att.attainment if att else None,
-                    attainment_recorded_on=att.recorded_on if att else None,
-                    modulation=self.policies.modulation,
-                )
+            planned = plan_year(
+                year=y.year, start=y.start, end=self.anniversary(y.year), regime=y.regime,
+                full_amount=y.full_amount, hired_on=self.first_hired_on,
+                attainment=att.attainment if att else None,
+                attainment_recorded_on=att.recorded_on if att else None,
+                modulation=self.policies.modulation,
             )  # fmt: skip
+            if y.year == settled_year:
+                assert self.terminated_on is not None
+                planned = [p for p in planned if p.falls_due is not None and p.falls_due < self.terminated_on]
+            out.extend(planned)
         return out
+
+    def settled_year(self) -> int | None:
+        """The contract year a termination settled pro rata (R17), if any."""
+        if self.terminated_on is None:
+            return None
+        return contract_year_on(self.effective_from, self.terminated_on, self.pauses, self.policies.pause_clock)
 
     # ------------------------------------------------------------------ calendar queries
     def anniversary(self, n: int) -> date | None:

@@ -76,14 +76,14 @@ class CalendarState:
             else None
         )
         for year in range(1, self.years_started + 1):
-            if year == settled:
-                continue
             if year == 1 and self.first_regime == "A7-2019":
                 if "y1-advance" not in self.instalments and self.first_hired_on is not None:
-                    candidates.append(max(self.first_hired_on, self.effective_from))
-                if "y1-balance" not in self.instalments and (end := self._anniversary(1)) is not None:
+                    falls = max(self.first_hired_on, self.effective_from)
+                    if year != settled or self._in_force(falls):  # settled: recorded then cancelled
+                        candidates.append(falls)
+                if year != settled and "y1-balance" not in self.instalments and (end := self._anniversary(1)):
                     candidates.append(end)
-            elif year >= 3 and f"y{year}-balance" not in self.instalments:
+            elif year >= 3 and year != settled and f"y{year}-balance" not in self.instalments:
                 end = self._anniversary(year)
                 if year in self.attainments and end is not None:
                     candidates.append(max(end, self.attainments[year]))

@@ -32,7 +32,10 @@ CatchUp = Callable[[], Any]
 """Bring the read models up to the end of the event log."""
 
 # What the scheduler records; everything else is an operator's doing.
-SCHEDULED_TOPICS = [ev.YearStarted.TOPIC, ev.InstalmentDue.TOPIC, ev.ReviewDue.TOPIC, ev.Renewed.TOPIC]
+# What record_due may record (an instalment of a year a termination settled is recorded, then cancelled).
+SCHEDULED_TOPICS = [
+    ev.YearStarted.TOPIC, ev.InstalmentDue.TOPIC, ev.InstalmentCancelled.TOPIC, ev.ReviewDue.TOPIC, ev.Renewed.TOPIC,
+]  # fmt: skip
 
 log = structlog.get_logger()
 
