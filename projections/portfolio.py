@@ -13,14 +13,16 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from domain import events as ev
 from domain.calendar import Pause, anniversary
+from domain.identifiers import instalment_id
 from domain.regimes import tier_amount
-from domain.schedule import plan_year
+from domain.schedule import PlannedInstalment, plan_year
 from domain.values import Modulation, Option, Tier
 from projections.base import Item, StatefulModel, cents, euros
 from projections.store import ProjectionStore, Table, Tx
@@ -282,31 +284,66 @@ def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> l
 def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tuple[str, int], Decimal]) -> None:
     fd = date.fromisoformat
     effective = fd(st["effective_from"])
-    pauses = [Pause(fd(s), e and fd(e)) for s, e in st["pauses"]]
+    pauses = tuple(Pause(fd(s), e and fd(e)) for s, e in st["pauses"])
     hired = st["hired_on"] and fd(st["hired_on"])
     tier, modulation = Tier(st["tier"]), Modulation(st["modulation"])
     recorded = set(st["open"]) | set(st["closed"].split())
-    n = 1
+    years = st["years"]
+    n, start = 1, effective
     while True:
-        start = effective if n == 1 else anniversary(effective, n - 1, pauses, st["pause_clock"])
+        # A started year with its full amount, or advance and balance, recorded has nothing left.
+        known = years.get(str(n))
+        full_id, advance_id, balance_id = _year_ids(n)
+        if known is not None and (full_id in recorded or (advance_id in recorded and balance_id in recorded)):
+            n += 1
+            nxt = years.get(str(n))
+            start = fd(nxt[0]) if nxt is not None else _anniversary(effective, n - 1, pauses, st["pause_clock"])
+            continue
+        if known is not None:
+            start = fd(known[0])  # started years carry their start date: no calendar computation
         if start is None or start > horizon:
             return
-        end = anniversary(effective, n, pauses, st["pause_clock"])
-        if str(n) in st["years"]:
-            _, regime, full = st["years"][str(n)]
+        nxt = years.get(str(n + 1))
+        end = fd(nxt[0]) if nxt is not None else _anniversary(effective, n, pauses, st["pause_clock"])
+        if known is not None:
+            _, regime, full = known
             full = Decimal(full)
         else:
             option = Option(_option_on(st, start))
-            regime, full = tier_amount(option, tier, n, start)
-        for p in plan_year(
-            year=n, start=start, end=end, regime=regime, full_amount=full, hired_on=hired,
-            attainment=Decimal(1) if n >= 3 else None, attainment_recorded_on=end, modulation=modulation,
-        ):  # fmt: skip
+            regime, full = _tier_amount(option, tier, n, start)
+        for p in _plan_year(n, start, end, regime, full, hired if n == 1 else None, modulation):
             if p.instalment_id in recorded or p.due_date is None or p.amount is None:
                 continue
             if first <= p.due_date.year <= horizon.year:
                 totals[(st["cpam_code"], p.due_date.year)] += p.amount
-        n += 1
+        n, start = n + 1, end
+
+
+# The forecast asks the same questions for many conventions (same effective dates, same tiers):
+# the rules' answers are memoised, not copied.
+@lru_cache(maxsize=200_000)
+def _anniversary(effective: date, n: int, pauses: tuple[Pause, ...], pause_clock: bool) -> date | None:
+    return anniversary(effective, n, pauses, pause_clock)
+
+
+@lru_cache(maxsize=1_000)
+def _year_ids(n: int) -> tuple[str, str, str]:
+    return instalment_id(n, "full"), instalment_id(n, "advance"), instalment_id(n, "balance")
+
+
+@lru_cache(maxsize=10_000)
+def _tier_amount(option: Option, tier: Tier, n: int, start: date) -> tuple[str, Decimal]:
+    return tier_amount(option, tier, n, start)
+
+
+@lru_cache(maxsize=200_000)
+def _plan_year(n: int, start: date, end: date | None, regime: str, full: Decimal, hired: date | None,
+               modulation: Modulation) -> tuple[PlannedInstalment, ...]:  # fmt: skip
+    """The year's plan at full attainment (``hired`` matters for year 1 only, R6)."""
+    return tuple(plan_year(
+        year=n, start=start, end=end, regime=regime, full_amount=full, hired_on=hired,
+        attainment=Decimal(1) if n >= 3 else None, attainment_recorded_on=end, modulation=modulation,
+    ))  # fmt: skip
 
 
 def _option_on(st: dict[str, Any], day: date) -> str:
