@@ -111,7 +111,8 @@ def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: 
         if pos:
             positions.append(pos["history"]["position"])
             mid_batch += pos["history"]["lag"] > 0
-        grow(app, next_n, 2)  # the office keeps working between crashes
+        grow(app, next_n, 2)  # the office keeps working between crashes...
+        bulk(app, 5000 + next_n * 40, 40)  # ... and a backlog builds up (about 1 000 events)
         next_n += 2
     assert kills >= 8, f"the runner finished too early to be killed ({kills} kills)"
     assert mid_batch >= 4, f"too few kills interrupted the catch-up: {positions}"
