@@ -26,7 +26,7 @@ from domain.errors import ForbiddenTransition, InvalidInput, NotFound
 
 TOKEN_PREFIX = "cpam_"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
-CPAM_PATTERN = re.compile(r"\d{3}")
+CPAM_PATTERN = re.compile(r"[0-9]{3}")
 
 
 class Role(StrEnum):

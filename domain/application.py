@@ -135,9 +135,9 @@ class ConventionsApp(Application[UUID]):
         on: date | None = None,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        on = on or self.clock()
+        # the fingerprint takes the date as sent: a retry on another day is still the same command
         return self._command("set_objective", conv_id, meta, expected_version, lambda c, m: c.set_objective(
-            m, from_year=from_year, target_patients=target_patients, on=on),
+            m, from_year=from_year, target_patients=target_patients, on=on or self.clock()),
             from_year=from_year, target_patients=target_patients, on=on)  # fmt: skip
 
     def record_attainment(
@@ -150,9 +150,8 @@ class ConventionsApp(Application[UUID]):
         on: date | None = None,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        on = on or self.clock()
         return self._command("record_attainment", conv_id, meta, expected_version, lambda c, m: c.record_attainment(
-            m, year=year, observed_patients=observed_patients, on=on),
+            m, year=year, observed_patients=observed_patients, on=on or self.clock()),
             year=year, observed_patients=observed_patients, on=on)  # fmt: skip
 
     def record_payment(
@@ -269,12 +268,14 @@ class ConventionsApp(Application[UUID]):
     def get(self, conv_id: UUID, *, version: int | None = None, as_of: date | None = None) -> Convention:
         """The convention now, at a version (audit replay) or as of a business date."""
         if as_of is not None:
-            events = [e for e in self.events.get(conv_id) if e.effective_date <= as_of]
-            if not events:
-                if conv_id in self.repository:
-                    raise NotFound("not_yet_signed", f"La convention n'était pas signée au {as_of}.")
+            stored = list(self.events.get(conv_id))
+            if not stored or not isinstance(stored[0], ev.Signed):
                 raise _unknown(conv_id)
-            return Convention.replay(events)
+            if stored[0].effective_date > as_of:
+                raise NotFound(
+                    "not_yet_signed", f"La convention n'était pas encore signée au {as_of:%d/%m/%Y}.", "as_of"
+                )
+            return Convention.replay([e for e in stored if e.effective_date <= as_of])
         if version is not None and version < 1:
             raise NotFound("unknown_version", "Les versions commencent à 1.", "version")
         conv = self._get(conv_id, version)

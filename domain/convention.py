@@ -296,6 +296,8 @@ class Convention(BaseAggregate[UUID]):
                 "attainment_already_recorded",
                 f"L'atteinte de l'année {from_year} est déjà enregistrée : objectif figé.",
             )
+        if on < self.signed_on:
+            raise InvalidInput("invalid_date", "Avenant antérieur à la signature de la convention.", "on")
         self._trigger(ev.ObjectiveSet, meta, on, from_year=from_year, target_patients=target_patients)
 
     def record_attainment(self, meta: CommandMeta, *, year: int, observed_patients: int, on: date) -> Decimal:
@@ -348,8 +350,13 @@ class Convention(BaseAggregate[UUID]):
             )
         if not reference.strip():
             raise InvalidInput("invalid_reference", "La référence du paiement est obligatoire.", "reference")
-        if paid_on < self.signed_on:
-            raise InvalidInput("invalid_date", "Paiement antérieur à la signature.", "date")
+        if paid_on < inst.fell_due_on:
+            raise InvalidInput(
+                "invalid_date",
+                f"L'échéance {instalment} est échue le {inst.fell_due_on:%d/%m/%Y} : un paiement ne peut être "
+                "daté d'avant.",
+                "date",
+            )
         self._trigger(
             ev.PaymentRecorded, meta, paid_on,
             instalment_id=instalment, amount=inst.amount, payment_reference=reference.strip(),
@@ -430,6 +437,13 @@ class Convention(BaseAggregate[UUID]):
                 f"L'année débutée le {last_start:%d/%m/%Y} garde son option : choisir une date ultérieure.",
             )
         self._trigger(ev.OptionChanged, meta, from_date, option=option)
+
+    def option_of_year_on(self, day: date) -> Option:
+        """The option of the contract year in which ``day`` falls (a change applies from the next year)."""
+        n = contract_year_on(self.effective_from, day, self.pauses, self.policies.pause_clock)
+        if n in self.years:
+            return self.years[n].option
+        return self.option_on(self.year_start(max(n, 1)) or self.effective_from)
 
     def option_on(self, day: date) -> Option:
         current = self.option

@@ -14,9 +14,9 @@ NAMESPACE = uuid5(NAMESPACE_URL, "https://cpam-conventions.invalid/conventions")
 
 
 def check_rpps(value: str) -> str:
-    """RPPS: 11 digits, the last a Luhn check digit."""
+    """RPPS: 11 digits, the last a Luhn check digit. Digits are ASCII: ``\\d`` would accept any script's."""
     value = value.strip()
-    if not re.fullmatch(r"\d{11}", value):
+    if not re.fullmatch(r"[0-9]{11}", value):
         raise InvalidInput("invalid_rpps", f"RPPS « {value} » : 11 chiffres attendus.", "rpps")
     if not luhn.is_valid(value):
         raise InvalidInput("invalid_rpps", f"RPPS « {value} » : clé de contrôle (Luhn) incorrecte.", "rpps")
@@ -26,7 +26,7 @@ def check_rpps(value: str) -> str:
 def check_siret(value: str) -> str:
     """SIRET of the assistant's employer (groupement d'employeurs): 14 digits, Luhn."""
     value = value.strip().replace(" ", "")
-    if not re.fullmatch(r"\d{14}", value) or not stdnum_siret.is_valid(value):
+    if not re.fullmatch(r"[0-9]{14}", value) or not stdnum_siret.is_valid(value):
         raise InvalidInput("invalid_siret", f"SIRET « {value} » : 14 chiffres avec une clé valide.", "siret")
     return value
 
@@ -34,7 +34,7 @@ def check_siret(value: str) -> str:
 def check_am_number(value: str) -> str:
     """Numéro AM of the doctor: 9 digits."""
     value = value.strip()
-    if not re.fullmatch(r"\d{9}", value):
+    if not re.fullmatch(r"[0-9]{9}", value):
         raise InvalidInput("invalid_am_number", f"Numéro AM « {value} » : 9 chiffres.", "am_number")
     return value
 
@@ -42,7 +42,7 @@ def check_am_number(value: str) -> str:
 def check_cpam_code(value: str) -> str:
     """CPAM code: 3 digits (281 for Eure-et-Loir)."""
     value = value.strip()
-    if not re.fullmatch(r"\d{3}", value):
+    if not re.fullmatch(r"[0-9]{3}", value):
         raise InvalidInput("invalid_cpam", f"Code CPAM « {value} » : 3 chiffres.", "cpam_code")
     return value
 

@@ -85,7 +85,6 @@ class Policies(BaseModel):
     modulation: Modulation = Modulation.PROPORTIONAL  # R4
     pause_clock: bool = True  # R16
     review_grace_days: int = 30  # R11
-    payment_schedule: str = "default-2024"  # R6
     training_deadline_years: int = 2  # R12
     termination_notice_months: int = 2  # R17
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from domain.calendar import TERM_YEARS, end_of_term
 from domain.convention import Convention
 from domain.events import Event
 
@@ -16,8 +17,8 @@ _META = {
 
 def convention_view(conv: Convention, today: date | None = None) -> dict[str, Any]:
     """The state an operator reads: identity, status, calendar, money, reviews. ``option`` is the
-    option of the current contract year, or the one in force on ``today`` when given (a change by
-    amendment applies to the years starting from its date)."""
+    option of the latest contract year recorded, or of the year in which ``today`` falls when given
+    (a change by amendment applies to the years starting from its date)."""
     started = [y.start for _, y in sorted(conv.years.items())]
     nxt = conv.year_start(conv.contract_year + 1)
     if conv.terminated_on is None or (nxt is not None and nxt < conv.terminated_on):
@@ -25,6 +26,10 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
     assistant = conv.assistant
     on = today or conv.year_start(max(conv.contract_year, 1)) or conv.effective_from
     refusals = conv.second_assistant_refusals(on)  # R18
+    if today is not None:
+        option = conv.option_of_year_on(today)
+    else:
+        option = conv.years[conv.contract_year].option if conv.years else conv.option
     return {
         "id": str(conv.id),
         "version": conv.version,
@@ -36,16 +41,15 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
             "sector": conv.sector, "optam": conv.optam, "newly_installed": conv.newly_installed,
             "mep": conv.mep, "zip_area": conv.zip_area,
         },
-        "option": (
-            conv.option_on(today) if today else conv.years[conv.contract_year].option if conv.years else conv.option
-        ).value,
+        "option": option.value,
         "tier": conv.tier.value,
         "percentile": conv.percentile,
         "signed_on": conv.signed_on,
         "effective_date": conv.effective_from,
         "contract_year": conv.contract_year,
         "anniversaries": started,
-        "end_of_term": conv.anniversary(5 * (1 + max(conv.contract_year - 1, 0) // 5)),
+        "end_of_term": end_of_term(conv.effective_from, 1 + max(conv.contract_year - 1, 0) // TERM_YEARS, conv.pauses,
+                                   conv.policies.pause_clock),
         "policies": conv.policies.model_dump(mode="json"),
         "patients": {"initial": conv.initial_patients, "target": conv.target_patients},
         "assistant": None if assistant is None else {

@@ -99,8 +99,8 @@ class SignRequest(Body):
         },
     )  # fmt: skip
     number: Annotated[Text, Field(min_length=1, max_length=40)]
-    cpam_code: Annotated[str, Field(pattern=r"^\d{3}$")]
-    rpps: Annotated[str, Field(pattern=r"^\d{11}$")]
+    cpam_code: Annotated[str, Field(pattern=r"^[0-9]{3}$")]
+    rpps: Annotated[str, Field(pattern=r"^[0-9]{11}$")]
     doctor_name: Annotated[Text, Field(min_length=1, max_length=200)]
     specialty: Specialty
     sector: Literal[1, 2, 3]
@@ -127,7 +127,7 @@ class HireRequest(Body):
     hired_on: Day
     fte: Fte
     profile: Profile
-    employer_siret: Annotated[str | None, Field(pattern=r"^\d{14}$")] = None
+    employer_siret: Annotated[str | None, Field(pattern=r"^[0-9]{14}$")] = None
 
 
 class ReplacementRequest(Body):
@@ -138,7 +138,7 @@ class ReplacementRequest(Body):
     on: Day
     fte: Fte
     profile: Profile
-    employer_siret: Annotated[str | None, Field(pattern=r"^\d{14}$")] = None
+    employer_siret: Annotated[str | None, Field(pattern=r"^[0-9]{14}$")] = None
 
 
 class DepartureRequest(Body):
@@ -169,7 +169,7 @@ class PaymentRequest(Body):
         extra="forbid",
         json_schema_extra={"examples": [{"instalment": "y1-full", "paid_on": "2025-03-20", "reference": "VIR-0001"}]},
     )
-    instalment: Annotated[str, Field(pattern=r"^y\d{1,3}-(full|advance|balance|settlement)$", examples=["y1-full"])]
+    instalment: Annotated[str, Field(pattern=r"^y[0-9]{1,3}-(full|advance|balance|settlement)$", examples=["y1-full"])]
     paid_on: Day
     reference: Annotated[Text, Field(min_length=1, max_length=100)]
 

@@ -451,3 +451,55 @@ def test_identical_retries_racing_on_the_same_version_both_return_the_first_resu
     loser = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
     assert loser == seen["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
     assert len(app.history(cid)) == 2
+
+
+def test_as_of_before_the_signature_is_not_yet_signed_even_with_earlier_dated_events(
+    app: ConventionsApp, meta: CommandMeta
+) -> None:
+    cid = sign(app, meta, signed_on=date(2025, 3, 15), effective_from=date(2025, 3, 1))
+    app.hire(cid, meta, hired_on=date(2025, 2, 1), fte=D(1), profile="nurse")
+    app.record_due(cid, meta, today=date(2025, 3, 20))
+    for day in (date(2025, 2, 10), date(2025, 3, 5)):  # a hire and a year start precede the signature
+        with pytest.raises(NotFound) as err:
+            app.get(cid, as_of=day)
+        assert err.value.code == "not_yet_signed"
+    assert app.get(cid, as_of=date(2025, 3, 15)).contract_year == 1
+    with pytest.raises(InvalidInput):
+        app.set_objective(cid, meta, from_year=3, target_patients=1300, on=date(1990, 1, 1))
+
+
+def test_a_retry_on_another_day_without_a_date_is_the_same_command(app: ConventionsApp, clock: Any) -> None:
+    cid = sign(app, CommandMeta(actor="a"))
+    m = CommandMeta(actor="a", command_id="obj-1")
+    clock.today = date(2025, 6, 1)
+    first = app.set_objective(cid, m, from_year=3, target_patients=1300)
+    clock.today = date(2025, 6, 2)
+    assert app.set_objective(cid, m, from_year=3, target_patients=1300) == first
+    assert [e.effective_date for e in app.history(cid)][-1] == date(2025, 6, 1)
+
+
+def test_a_payment_cannot_predate_its_instalment(app: ConventionsApp, meta: CommandMeta) -> None:
+    cid = sign(app, meta)
+    app.record_due(cid, meta, today=date(2026, 3, 1))
+    with pytest.raises(InvalidInput) as err:
+        app.record_payment(cid, meta, instalment="y2-full", paid_on=date(2026, 2, 1), reference="VIR")
+    assert err.value.field == "date"
+
+
+def test_the_option_shown_for_a_date_is_that_of_its_contract_year(app: ConventionsApp, meta: CommandMeta) -> None:
+    from domain.views import convention_view
+
+    cid = sign(app, meta)
+    app.record_due(cid, meta, today=date(2025, 3, 1))
+    app.change_option(cid, meta, option="HALF", from_date=date(2025, 7, 1))
+    conv = app.get(cid)
+    assert convention_view(conv, date(2025, 8, 1))["option"] == "FULL"  # year 1 keeps its option
+    assert convention_view(conv, date(2026, 3, 1))["option"] == "HALF"  # from year 2
+    app.record_due(cid, meta, today=date(2026, 3, 1))
+    assert convention_view(app.get(cid))["option"] == "HALF"
+
+
+def test_r19_identifiers_take_ascii_digits_only(app: ConventionsApp, meta: CommandMeta) -> None:
+    with pytest.raises(InvalidInput) as err:
+        sign(app, meta, cpam_code="٢٨١")
+    assert err.value.field == "cpam_code"
