@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from domain.values import Modulation, to_cents
 
+FIRST_MODULATED_YEAR = 3  # R4: years 1 and 2 are paid in full whatever the patient count
 ONE = Decimal(1)
 ZERO = Decimal(0)
 
@@ -41,7 +42,7 @@ def modulation_factor(policy: Modulation, att: Decimal) -> Decimal:
 
 def modulated_amount(full: Decimal, year: int, policy: Modulation, att: Decimal | None) -> Decimal:
     """Years 1 and 2 are paid in full (R4); from year 3 the amount follows attainment."""
-    if year <= 2 or att is None:
+    if year < FIRST_MODULATED_YEAR or att is None:
         return to_cents(full)
     return to_cents(full * modulation_factor(policy, att))
 

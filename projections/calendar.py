@@ -22,6 +22,7 @@ from uuid import UUID
 import orjson
 
 from domain import events as ev
+from domain.amounts import FIRST_MODULATED_YEAR
 from domain.calendar import add_months, anniversary, end_of_term
 from domain.due import CalendarState
 from projections.base import MAX_CACHED, Item, ReadModel, evict
@@ -143,14 +144,14 @@ class Entry:
             out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
         for due in sorted(self.pending):
             out.append(("review", due.isoformat(), due, due, due + grace))
-        for year in range(1, c.years_started + 1):
+        for year in range(1, c.years_started + 1):  # every ended year (issue 4); R18 needs them too
             if year in c.attainments:
                 continue
             end = self.year_starts.get(year + 1) or anniversary(c.effective_from, year, c.pauses, c.pause_clock)
             if end is None:
                 continue
             out.append(("attainment_missing", str(year), end, end, end + grace))
-            if year >= 3 and f"y{year}-balance" not in c.instalments:
+            if year >= FIRST_MODULATED_YEAR and f"y{year}-balance" not in c.instalments:
                 out.append(("balance_waiting", str(year), end, end, end + grace))
         end = end_of_term(c.effective_from, self.term, c.pauses, c.pause_clock)
         if end is not None:

@@ -201,10 +201,12 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             p,
         )
         r, h = tx.t(REVIEWS.name), tx.t(HELD.name)
+        # A terminated convention's reviews never held are no longer anyone's work (as in the work queue).
         open_ = tx.fetchall(
             "SELECT r.cpam_code, SUM(CASE WHEN r.deadline < ? THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN r.deadline >= ? THEN 1 ELSE 0 END) FROM {r} r LEFT JOIN {h} h "
-            "ON h.convention_id = r.convention_id AND h.due_date = r.due_date WHERE h.held_on IS NULL"
+            f"ON h.convention_id = r.convention_id AND h.due_date = r.due_date JOIN {tx.t(CONVENTIONS.name)} c "
+            "ON c.convention_id = r.convention_id WHERE h.held_on IS NULL AND c.status <> 'terminated'"
             + _scope(cpams, [], "r.cpam_code").replace(" WHERE", " AND")
             + " GROUP BY r.cpam_code",
             [t, t, *p],
@@ -227,11 +229,9 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             + " ORDER BY suspended_since, convention_id",
             sp,
         )
+        # Terminated conventions too: their settlement and unpaid instalments are still to pay.
         bases = tx.fetchall(
-            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)}"
-            + (" WHERE status <> 'terminated'" if not scope else scope + " AND status <> 'terminated'")
-            + " ORDER BY convention_id",
-            p,
+            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)}{scope} ORDER BY convention_id", p
         )
     return {
         "today": today,

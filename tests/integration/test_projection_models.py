@@ -152,7 +152,7 @@ def test_portfolio_dashboard(built) -> None:  # noqa: ANN001
     fc = {(f["cpam_code"], f["year"]): f["amount"] for f in dash["forecast"]}
     # MAX doctor (751, effective 2024-01-10): 38 000 each year; year 4 starts 2027-01-10 -> advance 19 000 due then,
     # year 3's balance 19 000 due at its end 2027-01-10 too; year 3 advance already recorded (unpaid): 2026.
-    assert fc[("751", 2027)] >= Decimal("38000")
+    assert fc[("751", 2027)] == Decimal("38000")
     assert all(y == 0 or 2026 <= y <= 2030 for _, y in fc)
     assert not any(c == "281" and y > 2026 and a < 0 for (c, y), a in fc.items())
 
