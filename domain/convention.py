@@ -31,6 +31,7 @@ from domain.calendar import (
 from domain.eligibility import check_signature_eligibility, second_assistant_refusals
 from domain.errors import ForbiddenTransition, InvalidInput, NotFound
 from domain.identifiers import (
+    check_am_number,
     check_contract_number,
     check_cpam_code,
     check_rpps,
@@ -157,12 +158,14 @@ class Convention(BaseAggregate[UUID]):
         dedicated_room: bool = True,
         mep: bool = False,
         zip_area: bool = False,
+        am_number: str | None = None,
         policies: Policies | None = None,
     ) -> Convention:
         """Sign a convention after the identifier (R19) and eligibility (R8, R9) checks."""
         number = check_contract_number(number)
         cpam_code = check_cpam_code(cpam_code)
         rpps = check_rpps(rpps)
+        am_number = check_am_number(am_number) if am_number else None
         doctor_name = doctor_name.strip()
         if not doctor_name:
             raise InvalidInput("invalid_name", "Le nom du médecin est obligatoire.", "name")
@@ -189,7 +192,7 @@ class Convention(BaseAggregate[UUID]):
             id=convention_id(cpam_code, number),
             effective_date=signed_on,
             **_meta(meta),
-            number=number, cpam_code=cpam_code, rpps=rpps, doctor_name=doctor_name,
+            number=number, cpam_code=cpam_code, rpps=rpps, am_number=am_number, doctor_name=doctor_name,
             specialty=specialty, sector=sector, optam=optam, ccam_share=ccam_share,
             newly_installed=newly_installed, mep=mep, zip_area=zip_area, option=option,
             percentile=percentile, tier=tier, initial_patients=initial_patients,
@@ -695,6 +698,7 @@ class Convention(BaseAggregate[UUID]):
         self.number = e.number
         self.cpam_code = e.cpam_code
         self.rpps = e.rpps
+        self.am_number = e.am_number
         self.doctor_name = e.doctor_name
         self.specialty = e.specialty
         self.sector = e.sector

@@ -68,6 +68,7 @@ class Signed(Event, CanInitAggregate[UUID]):
     number: str
     cpam_code: str
     rpps: str
+    am_number: str | None = None  # numéro AM (R19), when the CPAM records it
     doctor_name: str
     specialty: str
     sector: int

@@ -37,7 +37,7 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
         "cpam_code": conv.cpam_code,
         "status": conv.status.value,
         "doctor": {
-            "rpps": conv.rpps, "name": conv.doctor_name, "specialty": conv.specialty,
+            "rpps": conv.rpps, "am_number": conv.am_number, "name": conv.doctor_name, "specialty": conv.specialty,
             "sector": conv.sector, "optam": conv.optam, "newly_installed": conv.newly_installed,
             "mep": conv.mep, "zip_area": conv.zip_area,
         },

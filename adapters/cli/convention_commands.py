@@ -94,6 +94,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         ccam_share: Annotated[float | None, typer.Option("--ccam-share", help="Part CCAM (%).")] = None,
         newly_installed: Annotated[bool, typer.Option("--newly-installed")] = False,
         mep: Annotated[bool, typer.Option("--mep", help="Médecin à exercice particulier.")] = False,
+        am_number: Annotated[str | None, typer.Option("--am-number", help="Numéro AM (9 chiffres).")] = None,
         zip_area: Annotated[bool, typer.Option("--zip-area", help="Cabinet en ZIP.")] = False,
         dedicated_room: Annotated[bool, typer.Option("--dedicated-room/--no-dedicated-room")] = True,
         modulation: Annotated[Modulation, typer.Option("--modulation")] = Modulation.PROPORTIONAL,
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
                 sector=int(sector.value), optam=optam, ccam_share=ccam_share, newly_installed=newly_installed,
                 option=option, percentile=percentile, initial_patients=patients, target_patients=target,
                 signed_on=signed.date(), effective_from=effective.date(), dedicated_room=dedicated_room,
-                mep=mep, zip_area=zip_area,
+                mep=mep, zip_area=zip_area, am_number=am_number,
             )
         )  # fmt: skip
         echo_result({"id": result["id"]}, as_json, result["id"])

@@ -101,6 +101,7 @@ class SignRequest(Body):
     number: Annotated[Text, Field(min_length=1, max_length=40)]
     cpam_code: Annotated[str, Field(pattern=r"^[0-9]{3}$")]
     rpps: Annotated[str, Field(pattern=r"^[0-9]{11}$")]
+    am_number: Annotated[str | None, Field(pattern=r"^[0-9]{9}$", description="Numéro AM (R19).")] = None
     doctor_name: Annotated[Text, Field(min_length=1, max_length=200)]
     specialty: Specialty
     sector: Literal[1, 2, 3]
@@ -218,6 +219,7 @@ class CommandResult(BaseModel):
 # ----------------------------------------------------------------------------- convention state
 class Doctor(BaseModel):
     rpps: str
+    am_number: str | None = None
     name: str
     specialty: str
     sector: int
@@ -285,6 +287,13 @@ class PatientCounts(BaseModel):
     target: int
 
 
+class SecondAssistantOut(BaseModel):
+    """R18: whether a second assistant could be funded, and the reasons it could not."""
+
+    eligible: bool
+    refusals: list[str]
+
+
 class ConventionState(BaseModel):
     """A convention as an operator reads it (``domain.views.convention_view``)."""
 
@@ -311,6 +320,7 @@ class ConventionState(BaseModel):
     instalments: list[InstalmentOut]
     reviews: list[ReviewOut]
     suspensions: list[SuspensionOut]
+    second_assistant: SecondAssistantOut
     terminated_on: date | None
     terminated_by: str | None
     termination_ground: str | None

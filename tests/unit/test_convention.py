@@ -503,3 +503,11 @@ def test_r19_identifiers_take_ascii_digits_only(app: ConventionsApp, meta: Comma
     with pytest.raises(InvalidInput) as err:
         sign(app, meta, cpam_code="٢٨١")
     assert err.value.field == "cpam_code"
+
+
+def test_r19_numero_am_is_checked_when_given(app: ConventionsApp, meta: CommandMeta) -> None:
+    with pytest.raises(InvalidInput) as err:
+        sign(app, meta, am_number="12345")
+    assert err.value.field == "am_number"
+    cid = sign(app, meta, am_number="281234567")
+    assert app.get(cid).am_number == "281234567"
