@@ -101,7 +101,8 @@ def _year_step(conv: Convention, n: int, start: date, rng: random.Random) -> Non
         conv.record_due(META, today=today)
     for inst in list(conv.instalments.values()):
         if inst.status == "due" and inst.fell_due_on <= today:
-            paid_on = max(min(inst.due_date, today), conv.signed_on)
+            # not before it fell due (R19 review fixes), nor after its due date when possible
+            paid_on = max(min(inst.due_date, today), inst.fell_due_on, conv.signed_on)
             conv.record_payment(
                 META, instalment=inst.instalment_id, paid_on=paid_on, reference=f"VIR-{rng.randrange(10**8)}"
             )

@@ -81,7 +81,9 @@ class StatefulModel(ReadModel):
         self.touched = set()
 
     def load(self, tx: Tx, ids: Iterable[str]) -> None:
-        """Bring the states of ``ids`` into the cache (one query for the misses)."""
+        """Bring the states of ``ids`` into the cache (one query for the misses).
+
+        ``ids`` may be a generator: it is not even iterated once the cache is known complete."""
         if self.complete:
             return
         missing = {i for i in ids if i not in self.cache}

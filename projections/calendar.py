@@ -13,7 +13,7 @@ the scheduler may then tick one for nothing (``record_due`` is idempotent), neve
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -104,6 +104,8 @@ class Entry:
     def apply(self, e: ev.Event) -> None:
         self.cal.apply(e)
         kind = type(e)
+        if kind is ev.InstalmentDue or kind is ev.AttainmentRecorded:  # frequent, and only CalendarState's
+            return
         if kind is ev.ReviewDue:  # both sets stay small: a date leaves one when it would enter the other
             if e.effective_date in self.held:
                 self.held.discard(e.effective_date)
@@ -185,28 +187,33 @@ class Calendar(ReadModel):
         self.complete = empty
         self.touched: set[str] = set()
 
-    def _load(self, tx: Tx, ids: Collection[str]) -> None:
-        missing = [i for i in ids if i not in self.cache]
-        if missing and not self.complete:
+    def _load(self, tx: Tx, ids: Iterable[str]) -> None:
+        """``ids`` may be a generator: not even iterated once the cache is known complete."""
+        if self.complete:
+            return
+        missing = {i for i in ids if i not in self.cache}
+        if missing:
             rows = tx.select_in(CONVENTIONS, "convention_id", sorted(missing), "convention_id, state, next_due_on")
             for cid, state, nxt in rows:
                 self.cache[cid] = Entry.load(state, nxt)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self._load(tx, {cid for _, _, cid, _ in items})
+        self._load(tx, (cid for _, _, cid, _ in items))
+        cache, touched = self.cache, self.touched
         for _, e, cid, _ in items:
-            if type(e) in IGNORED:
+            kind = type(e)
+            if kind in IGNORED:
                 continue
-            if isinstance(e, ev.Signed):
-                self.cache[cid] = Entry(
+            if kind is ev.Signed:
+                cache[cid] = Entry(
                     e.number, e.cpam_code, CalendarState.from_signed(e), grace_days=e.policies.review_grace_days
                 )
             else:
-                entry = self.cache.get(cid)
+                entry = cache.get(cid)
                 if entry is None:
                     continue
                 entry.apply(e)
-            self.touched.add(cid)
+            touched.add(cid)
 
     def finish(self, tx: Tx, caught_up: bool) -> None:
         if not caught_up and self.deferred and len(self.cache) <= MAX_CACHED:

@@ -28,6 +28,8 @@ CONVENTIONS = Table(
     (("cpam_code", "number"), ("number",), ("rpps",), ("name_key",), ("status",)),
 )  # fmt: skip
 
+# Events that only move the version shown (most of the log): no other column to look at.
+UNREAD = frozenset({ev.ReviewDue, ev.ReviewHeld, ev.InstalmentDue, ev.PaymentRecorded, ev.AttainmentRecorded})
 SORTS = {
     "number": "number", "cpam": "cpam_code", "name": "name_key", "status": "status", "option": "option",
     "tier": "tier", "year": "contract_year", "effective": "effective_from", "signed": "signed_on",
@@ -46,7 +48,8 @@ class ConventionsList(StatefulModel):
     tables = (CONVENTIONS,)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, _, cid, _ in items})
+        self.load(tx, (cid for _, _, cid, _ in items))
+        cache, touched = self.cache, self.touched
         for _, e, cid, _ in items:
             kind = type(e)
             if kind is ev.Signed:
@@ -58,10 +61,13 @@ class ConventionsList(StatefulModel):
                     "terminated_on": None, "version": e.originator_version,
                 })  # fmt: skip
                 continue
-            st = self.state(cid)
+            st = cache.get(cid)
             if st is None:
                 continue  # a convention this model never saw signed (cannot happen on a full log)
+            touched.add(cid)
             st["version"] = e.originator_version
+            if kind in UNREAD:
+                continue
             if kind is ev.YearStarted:
                 st["contract_year"] = max(st["contract_year"], e.year)
                 st["option"] = e.option.value

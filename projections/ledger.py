@@ -12,6 +12,7 @@ from uuid import UUID
 import orjson
 
 from domain import events as ev
+from domain.events import InstalmentCancelled, InstalmentDue, PaymentRecorded, Signed
 from projections.base import Item, StatefulModel, cents, euros
 from projections.store import ProjectionStore, Table, Tx
 
@@ -65,24 +66,25 @@ class Ledger(StatefulModel):
     tables = (CONVENTIONS, INSTALMENTS, SETTLEMENTS)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, e, cid, _ in items if type(e) is not ev.Signed})
+        self.load(tx, (cid for _, e, cid, _ in items if type(e) is not ev.Signed))
+        cache = self.cache
         due: list[tuple[Any, ...]] = []
         settled: list[tuple[Any, ...]] = []
         for _, e, cid, _ in items:
             kind = type(e)
-            if kind is ev.Signed:
-                self.create(cid, {"number": e.number, "cpam_code": e.cpam_code})
-            elif kind is ev.InstalmentDue:
-                st = self.cache[cid]
+            if kind is InstalmentDue:
+                st = cache[cid]
                 due.append((
                     cid, e.instalment_id, st["number"], st["cpam_code"], e.year, e.kind.value,
                     e.effective_date.isoformat(), e.due_date.isoformat(), cents(e.amount), e.basis,
                 ))  # fmt: skip
-            elif kind is ev.PaymentRecorded:
-                settled.append((cid, e.instalment_id, self.cache[cid]["cpam_code"], "paid",
+            elif kind is PaymentRecorded:
+                settled.append((cid, e.instalment_id, cache[cid]["cpam_code"], "paid",
                                 e.effective_date.isoformat(), cents(e.amount), e.payment_reference))  # fmt: skip
-            elif kind is ev.InstalmentCancelled:
-                settled.append((cid, e.instalment_id, self.cache[cid]["cpam_code"], "cancelled",
+            elif kind is Signed:
+                self.create(cid, {"number": e.number, "cpam_code": e.cpam_code})
+            elif kind is InstalmentCancelled:
+                settled.append((cid, e.instalment_id, cache[cid]["cpam_code"], "cancelled",
                                 e.effective_date.isoformat(), None, None))  # fmt: skip
         for table, rows in ((INSTALMENTS, due), (SETTLEMENTS, settled)):
             cols = table.column_names

@@ -18,8 +18,22 @@ from typing import Any
 
 import orjson
 
-from domain import events as ev
 from domain.calendar import Pause, anniversary
+from domain.events import (
+    AssistantHired,
+    AttainmentRecorded,
+    InstalmentCancelled,
+    InstalmentDue,
+    OptionChanged,
+    PaymentRecorded,
+    Reactivated,
+    ReviewDue,
+    ReviewHeld,
+    Signed,
+    Suspended,
+    Terminated,
+    YearStarted,
+)  # fmt: skip
 from domain.identifiers import instalment_id
 from domain.regimes import tier_amount
 from domain.schedule import PlannedInstalment, plan_year
@@ -68,6 +82,14 @@ ATTAINMENTS = Table(
     append_only=True,
 )  # fmt: skip
 
+class _Graces(dict[int, timedelta]):
+    """Review grace days -> timedelta, each built once (two reviews in five events of the log)."""
+
+    def __missing__(self, days: int) -> timedelta:
+        self[days] = timedelta(days=days)
+        return self[days]
+
+
 BUCKETS = ((0, 2500, "0-24 %"), (2500, 5000, "25-49 %"), (5000, 7500, "50-74 %"), (7500, 10000, "75-99 %"),
            (10000, 10001, "100 %"))  # fmt: skip
 
@@ -78,14 +100,14 @@ class Portfolio(StatefulModel):
     tables = (CONVENTIONS, MONEY, REVIEWS, HELD, ATTAINMENTS)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self.load(tx, {cid for _, _, cid, _ in items})
-        money = self.money
+        self.load(tx, (cid for _, _, cid, _ in items))
+        money, cache, touched, graces = self.money, self.cache, self.touched, self.graces
         reviews_due: list[tuple[Any, ...]] = []
         reviews_held: list[tuple[Any, ...]] = []
         attainments: list[tuple[Any, ...]] = []
         for _, e, cid, _ in items:
             kind = type(e)
-            if kind is ev.Signed:
+            if kind is Signed:
                 self.create(cid, {
                     "cpam_code": e.cpam_code, "status": "active", "option": e.option.value, "tier": e.tier.value,
                     "suspended_since": None, "effective_from": e.effective_from.isoformat(),
@@ -94,49 +116,55 @@ class Portfolio(StatefulModel):
                     "years": {}, "open": {}, "closed": "", "terminated_on": None,
                 })  # fmt: skip
                 continue
-            st = self.state(cid)
+            st = cache.get(cid)
             if st is None:
                 continue
             cpam = st["cpam_code"]
-            if kind is ev.InstalmentDue:
+            # Most frequent first. Reviews and attainments only add rows: the state is not marked touched.
+            if kind is ReviewDue:
+                due = e.effective_date
+                grace = graces[st["grace_days"]]
+                reviews_due.append((cid, due.isoformat(), cpam, (due + grace).isoformat()))
+                continue
+            if kind is ReviewHeld:
+                due = e.due_date
+                grace = graces[st["grace_days"]]
+                held_on = e.effective_date.isoformat()
+                reviews_held.append((cid, due.isoformat(), cpam, (due + grace).isoformat(), held_on))
+                continue
+            if kind is AttainmentRecorded:
+                if e.year >= 3:
+                    attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
+                continue
+            touched.add(cid)
+            if kind is InstalmentDue:
                 amount = cents(e.amount)
                 st["open"][e.instalment_id] = [amount, e.due_date.isoformat()]
                 money[(cpam, e.due_date.year)][0 if amount >= 0 else 1] += abs(amount)
-            elif kind is ev.PaymentRecorded:
+            elif kind is PaymentRecorded:
                 amount = cents(e.amount)
                 if st["open"].pop(e.instalment_id, None) is not None:
                     st["closed"] += " " + e.instalment_id
                 money[(cpam, e.effective_date.year)][2 if amount >= 0 else 3] += abs(amount)
-            elif kind is ev.InstalmentCancelled:
+            elif kind is YearStarted:
+                st["years"][str(e.year)] = [e.effective_date.isoformat(), e.regime, str(e.full_amount)]
+                st["option"] = e.option.value
+            elif kind is InstalmentCancelled:
                 if (inst := st["open"].pop(e.instalment_id, None)) is not None:
                     st["closed"] += " " + e.instalment_id
                     money[(cpam, int(inst[1][:4]))][0 if inst[0] >= 0 else 1] -= abs(inst[0])
-            elif kind is ev.YearStarted:
-                st["years"][str(e.year)] = [e.effective_date.isoformat(), e.regime, str(e.full_amount)]
-                st["option"] = e.option.value
-            elif kind is ev.ReviewDue:
-                grace = timedelta(days=st["grace_days"])
-                reviews_due.append((cid, e.effective_date.isoformat(), cpam, (e.effective_date + grace).isoformat()))
-            elif kind is ev.ReviewHeld:
-                grace = timedelta(days=st["grace_days"])
-                reviews_held.append(
-                    (cid, e.due_date.isoformat(), cpam, (e.due_date + grace).isoformat(), e.effective_date.isoformat())
-                )
-            elif kind is ev.AttainmentRecorded:
-                if e.year >= 3:
-                    attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
-            elif kind is ev.AssistantHired:
+            elif kind is AssistantHired:
                 st["hired_on"] = st["hired_on"] or e.effective_date.isoformat()
-            elif kind is ev.OptionChanged:
+            elif kind is OptionChanged:
                 st["options"].append([e.effective_date.isoformat(), e.option.value])
-            elif kind is ev.Suspended:
+            elif kind is Suspended:
                 st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
                 st["pauses"].append([e.effective_date.isoformat(), None])
-            elif kind is ev.Reactivated:
+            elif kind is Reactivated:
                 st["status"], st["suspended_since"] = "active", None
                 if st["pauses"]:
                     st["pauses"][-1][1] = e.effective_date.isoformat()
-            elif kind is ev.Terminated:
+            elif kind is Terminated:
                 st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
         for table, rows in ((REVIEWS, reviews_due), (HELD, reviews_held), (ATTAINMENTS, attainments)):
             cols = table.column_names
@@ -147,6 +175,7 @@ class Portfolio(StatefulModel):
     def reset(self, *, empty: bool) -> None:
         super().reset(empty=empty)
         self.money: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.graces = _Graces()
 
     def flush(self, tx: Tx) -> None:
         """Convention rows, then the money counters added up since the last flush."""
