@@ -300,7 +300,10 @@ class Checkpointer:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         try:
             while not self.stopped.wait(self.interval):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.OperationalError:  # locked by another process's checkpoint: try again later
+                    continue
         finally:
             conn.close()
 
