@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -28,8 +29,11 @@ class Pause:
         return None if self.end is None else (self.end - self.start).days
 
 
+@lru_cache(maxsize=65536)
 def plain_anniversary(effective: date, n: int) -> date:
-    """Anniversary n without suspensions: effective + n years (29 Feb -> 28 Feb, R2)."""
+    """Anniversary n without suspensions: effective + n years (29 Feb -> 28 Feb, R2).
+
+    Memoised: a pure function of two small values that read models call for every convention."""
     return effective + relativedelta(years=n)
 
 
