@@ -242,10 +242,13 @@ class Simulator:
         conventions: int,
         read_models: CatchUp | None = None,
         read_models_every: int = 30,
+        actor: str = ACTOR,
+        reason: str = "simulation",
     ) -> None:
         if end < start:
             raise ValueError("end before start")
         self.app = app
+        self.actor, self.reason = actor, reason
         self.seed = seed
         self.start = start
         self.end = end
@@ -424,7 +427,7 @@ class Simulator:
         self.index.catch_up()
 
     def _do(self, action: str, cid: UUID, number: str, day: date, command: Callable[[CommandMeta], Any]) -> bool:
-        m = CommandMeta(actor=ACTOR, reason=f"simulation : {action}", command_id=f"sim:{number}:{action}:{day}")
+        m = CommandMeta(actor=self.actor, reason=f"{self.reason} : {action}", command_id=f"sim:{number}:{action}:{day}")
         try:
             command(m)
         except DomainError as error:

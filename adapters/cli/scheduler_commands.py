@@ -47,6 +47,8 @@ def register(app: typer.Typer) -> None:
         to: Annotated[datetime, _date("--to", "Dernier jour simulé.")],
         conventions: Annotated[int, typer.Option("--conventions", help="Conventions à signer.")] = 200,
         seed: Annotated[int, typer.Option("--seed", help="Graine : même graine, même portefeuille.")] = 1,
+        actor: Annotated[str, typer.Option("--actor", help="Auteur des actions d'opérateur simulées.")] = "simulateur",
+        reason: Annotated[str, typer.Option("--reason", help="Motif (suivi du nom de l'action).")] = "simulation",
         data_dir: DataDir = None,
         as_json: Json = False,
     ) -> None:
@@ -64,7 +66,7 @@ def register(app: typer.Typer) -> None:
             typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
             raise typer.Exit(1)
         app_ = build_app(settings)
-        sim = Simulator(app_, seed=seed, start=start, end=end, conventions=conventions,
+        sim = Simulator(app_, seed=seed, start=start, end=end, conventions=conventions, actor=actor, reason=reason,
                         read_models=build_projections(settings, app_).catch_up)  # fmt: skip
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn())
         with Progress(*columns, disable=as_json, transient=False) as progress:

@@ -91,3 +91,14 @@ def test_simulate_then_the_scheduler_catches_up_once(tmp_path: Path) -> None:
     assert second.exit_code == 0 and recorded_by_the_run() == n
     queue = json.loads(invoke("due", "--today", day, "--json", "--data-dir", data))
     assert queue["count"] == len(queue["items"]) > 0 and all("convention_id" in i for i in queue["items"])
+
+
+def test_simulate_records_the_given_actor_and_reason(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    args = ["simulate", "--from", "2024-01-01", "--to", "2024-02-29", "--conventions", "3", "--seed", "5",
+            "--actor", "bob", "--reason", "essai", "--data-dir", data]  # fmt: skip
+    assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
+    app = build_app(Settings(store="sqlite", data_dir=tmp_path / "data"))
+    events = [e for cid in app.convention_ids() for e in app.history(cid)]
+    operator = {(e.actor, e.reason.split(" : ")[0]) for e in events if e.actor != "scheduler"}
+    assert operator == {("bob", "essai")} and len(events) > 3
