@@ -19,8 +19,12 @@ Batch = Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Évé
 Cpams = Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")]
 
 
-def _runner(data_dir: Any, batch_size: int = 500) -> Any:
-    return build_projections(settings_for(data_dir), batch_size=batch_size)
+def _runner(data_dir: Any, batch_size: int = 500, *, catch_up: bool = False) -> Any:
+    """The runner for a data directory, caught up with the log first when asked (read commands)."""
+    runner = build_projections(settings_for(data_dir), batch_size=batch_size)
+    if catch_up:
+        runner.catch_up()
+    return runner
 
 
 def _progress(label: str, total: int, disable: bool) -> Any:
@@ -117,9 +121,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         as_json: Json = False,
     ) -> None:
         """Lister les conventions : recherche, filtres, tri et pages."""
-        runner = _runner(data_dir)
-        if catch_up:
-            runner.catch_up()
+        runner = _runner(data_dir, catch_up=catch_up)
         if sort not in conventions_list.SORTS:
             typer.echo(f"error[invalid_sort]: tri inconnu « {sort} » ({', '.join(conventions_list.SORTS)}).", err=True)
             raise typer.Exit(1)
@@ -149,9 +151,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         as_json: Json = False,
     ) -> None:
         """Tableau de bord du portefeuille : effectifs, ETP, montants, points, atteintes, prévision."""
-        runner = _runner(data_dir)
-        if catch_up:
-            runner.catch_up()
+        runner = _runner(data_dir, catch_up=catch_up)
         day = today.date() if today else date.today()
         dash = portfolio.dashboard(runner.store, day, set(cpam) if cpam else None)
         if as_json:

@@ -46,6 +46,7 @@ Reason = Annotated[Text, Field(max_length=1000, description="Pourquoi : enregist
 Specialty = Literal[SPECIALTIES]  # type: ignore[valid-type]
 Patients = Annotated[int, Field(ge=0, le=1_000_000)]
 ContractYear = Annotated[int, Field(ge=1, le=100)]
+Siret = Annotated[str, Field(pattern=r"^[0-9]{14}$", description="SIRET du groupement employeur (R19).")]
 Fte = Annotated[Decimal, Field(gt=0, le=2, max_digits=5, decimal_places=3, examples=["0.5"])]
 
 
@@ -128,7 +129,7 @@ class HireRequest(Body):
     hired_on: Day
     fte: Fte
     profile: Profile
-    employer_siret: Annotated[str | None, Field(pattern=r"^[0-9]{14}$")] = None
+    employer_siret: Siret | None = None
 
 
 class ReplacementRequest(Body):
@@ -139,7 +140,7 @@ class ReplacementRequest(Body):
     on: Day
     fte: Fte
     profile: Profile
-    employer_siret: Annotated[str | None, Field(pattern=r"^[0-9]{14}$")] = None
+    employer_siret: Siret | None = None
 
 
 class DepartureRequest(Body):
