@@ -109,4 +109,14 @@ def build_projections(settings: Settings | None = None, app: ConventionsApp | No
 
     settings = settings or Settings()
     app = app or build_app(settings)
-    return Runner(app, build_projection_store(settings), all_models(), batch_size=batch_size)
+    return Runner(app, build_projection_store(settings), all_models(), batch_size=batch_size, log=_log(settings, app))
+
+
+def _log(settings: Settings, app: ConventionsApp):  # -> projections.log.Log
+    """How the projections read the log: the SQLite events file directly (``projections.log``),
+    otherwise through the library's recorder."""
+    from projections.log import RecorderLog, SqliteLog
+
+    if settings.store == "sqlite":
+        return SqliteLog(str(settings.events_sqlite_path()), app.recorder.events_table_name)
+    return RecorderLog(app.recorder)

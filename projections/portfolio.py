@@ -82,6 +82,7 @@ ATTAINMENTS = Table(
     append_only=True,
 )  # fmt: skip
 
+
 class _Graces(dict[int, timedelta]):
     """Review grace days -> timedelta, each built once (two reviews in five events of the log)."""
 

@@ -23,6 +23,8 @@ import orjson
 
 from domain.events import CONVENTION_EVENTS, Event
 from projections.base import Item, ReadModel
+from projections.decode import TrustedDecoder
+from projections.log import Log, RecorderLog
 from projections.store import ProjectionStore, Tx, physical
 
 TOPICS = [cls.TOPIC for cls in CONVENTION_EVENTS]
@@ -54,8 +56,17 @@ class Difference:
 class Runner:
     """Catch up, follow, rebuild and verify the read models of one application."""
 
-    def __init__(self, app: Any, store: ProjectionStore, models: Sequence[ReadModel], batch_size: int = BATCH) -> None:
+    def __init__(
+        self,
+        app: Any,
+        store: ProjectionStore,
+        models: Sequence[ReadModel],
+        batch_size: int = BATCH,
+        log: Log | None = None,
+    ) -> None:
         self.app = app
+        self.log: Log = log or RecorderLog(app.recorder)
+        self.decode = TrustedDecoder(app.mapper)
         self.store = store
         self.models = list(models)
         self.batch_size = batch_size
@@ -91,7 +102,7 @@ class Runner:
         return targets
 
     def head(self) -> int:
-        return int(self.app.recorder.max_notification_id() or 0)
+        return self.log.head()
 
     def positions(self) -> dict[str, dict[str, Any]]:
         """Per read model: live generation and position, plus the log's head."""
@@ -160,28 +171,26 @@ class Runner:
             # PostgreSQL locks the table per insert), so once caught up every convention event up to
             # ``head`` has been seen and the position may skip the receipts after the last one.
             head = self.head() if until is None else 0
-            rows = self.app.recorder.select_notifications(
-                start + 1, self.batch_size, stop=until, topics=TOPICS, inclusive_of_start=True
-            )
+            rows = self.log.read(start + 1, self.batch_size, until, TOPICS)
             began = self._clock("read", began)
-            caught_up = len(rows) < self.batch_size or (until is not None and rows[-1].id >= until)
+            caught_up = len(rows) < self.batch_size or (until is not None and rows[-1][0] >= until)
             if not rows and not self._maybe_dirty and all(pos >= head for pos in positions):
                 return 0, True
             mapper = self.app.mapper
-            to_event = mapper.to_domain_event
+            to_event = self.decode
             plain = mapper.cipher is None and mapper.compressor is None
             items: list[Item] = []
             ids = self._ids
-            for n in rows:
-                event = to_event(n)
+            for nid, oid, version, topic, data in rows:
+                event = to_event(oid, version, topic, data)
                 if isinstance(event, Event):
-                    state = n.state.decode() if plain else _state_json(event)
-                    if (cid := ids.get(n.originator_id)) is None:
+                    state = data.decode() if plain else _state_json(event)
+                    if (cid := oid).__class__ is not str and (cid := ids.get(oid)) is None:
                         if len(ids) > 100_000:
                             ids.clear()
-                        cid = ids[n.originator_id] = str(n.originator_id)
-                    items.append((n.id, event, cid, state))
-            last = rows[-1].id if rows else None
+                        cid = ids[oid] = str(oid)
+                    items.append((nid, event, cid, state))
+            last = rows[-1][0] if rows else None
             if caught_up and head > (last or 0):
                 last = head
             began = self._clock("decode", began)

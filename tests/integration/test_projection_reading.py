@@ -1,0 +1,138 @@
+"""How the runner reads the log: its SQLite reader and its decoder give what the library gives.
+
+Both exist for speed (docs/benchmarks.md); these tests are what makes them safe: a library upgrade
+that changed its table, or an event field type the decoder converts wrongly, fails here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+from uuid import uuid4
+
+import pytest
+from eventsourcing.cipher import AESCipher
+
+from adapters.composition import build_app
+from adapters.settings import Settings
+from domain import events as ev
+from domain.application import ConventionsApp
+from domain.convention import CommandMeta
+from domain.errors import DomainError
+from domain.mapping import OrjsonTranscoder, PydanticMapper
+from domain.values import Option
+from projections.decode import TrustedDecoder
+from projections.log import RecorderLog, SqliteLog
+from projections.runner import TOPICS
+from scheduler.simulation import Simulator
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> ConventionsApp:
+    """A SQLite portfolio with every kind of convention event."""
+    settings = Settings(store="sqlite", data_dir=tmp_path_factory.mktemp("log"))
+    app = build_app(settings)
+    Simulator(app, seed=3, start=date(2019, 1, 1), end=date(2026, 6, 30), conventions=60).run()
+    done = set()  # the two amendments the simulator never makes
+    for cid in app.convention_ids():
+        conv = app.get(cid)
+        meta = CommandMeta(actor="test", reason="avenant", command_id=f"t-{cid}")
+        try:
+            if "objective" not in done:
+                year = conv.contract_year + 1
+                app.set_objective(cid, meta, from_year=year, target_patients=1500, on=date(2026, 6, 1))
+                done.add("objective")
+            elif "option" not in done:
+                option = Option.HALF if conv.option is Option.FULL else Option.FULL
+                app.change_option(cid, meta, option=option, from_date=date(2026, 6, 1))
+                done.add("option")
+        except DomainError:
+            continue
+    app.settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+def test_the_simulated_log_has_every_event_class(simulated: ConventionsApp) -> None:
+    topics = {n.topic for n in simulated.recorder.select_notifications(1, 1_000_000)}
+    assert {cls.TOPIC for cls in ev.CONVENTION_EVENTS} <= topics
+
+
+def test_the_sqlite_reader_gives_the_library_rows(simulated: ConventionsApp) -> None:
+    log = SqliteLog(str(simulated.settings.events_sqlite_path()), simulated.recorder.events_table_name)
+    library = RecorderLog(simulated.recorder)
+    head = library.head()
+    assert log.head() == head > 100
+    for start, limit, stop, topics in [(1, 10_000, None, []), (1, 37, None, TOPICS), (50, 500, head - 20, TOPICS),
+                                       (head - 400, 100, None, [ev.ReviewDue.TOPIC, ev.Signed.TOPIC])]:  # fmt: skip
+        ours = log.read(start, limit, stop, topics)
+        theirs = library.read(start, limit, stop, topics)
+        assert ours and [(i, str(o), v, t, bytes(s)) for i, o, v, t, s in theirs] == ours
+    log.close()
+
+
+def test_the_decoder_gives_the_mapper_events(simulated: ConventionsApp) -> None:
+    """Every stored event, with its originator id as text (SQLite reader) or as UUID (library)."""
+    decode = TrustedDecoder(simulated.mapper)
+    rows = simulated.recorder.select_notifications(1, 1_000_000, topics=TOPICS)
+    seen = set()
+    for n in rows:
+        expected = simulated.mapper.to_domain_event(n)
+        for oid in (n.originator_id, str(n.originator_id)):
+            event = decode(oid, n.originator_version, n.topic, n.state)
+            assert type(event) is type(expected)
+            assert event == expected, n.topic
+            assert event.model_dump(mode="json") == expected.model_dump(mode="json")
+        seen.add(type(expected))
+    assert seen == set(ev.CONVENTION_EVENTS)
+    assert all(decode._builders[cls.TOPIC] is not None for cls in ev.CONVENTION_EVENTS)  # none falls back
+
+
+def test_the_decoder_fills_the_defaults_of_older_states() -> None:
+    """An event stored before a field with a default existed decodes with the default, like the mapper."""
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    event = ev.ReviewHeld(originator_id=uuid4(), originator_version=3, timestamp="2026-01-02T03:04:05Z",
+                          effective_date=date(2026, 1, 5), actor="a", due_date=date(2026, 1, 1))  # fmt: skip
+    stored = mapper.to_stored_event(event)
+    old = stored.state.replace(b',"notes":""', b"").replace(b',"request_id":null', b"")
+    assert b"notes" not in old and b"request_id" not in old
+    decoded = TrustedDecoder(mapper)(event.originator_id, 3, stored.topic, old)
+    assert (
+        decoded
+        == event
+        == mapper.to_domain_event(
+            stored._replace(state=old)
+            if hasattr(stored, "_replace")
+            else type(stored)(stored.originator_id, 3, stored.topic, old)
+        )
+    )
+
+
+def test_the_decoder_decrypts_an_encrypted_store(tmp_path) -> None:  # noqa: ANN001
+    key = AESCipher.create_key(16)
+    app = build_app(Settings(store="sqlite", data_dir=tmp_path, cipher_key=key))
+    Simulator(app, seed=4, start=date(2024, 1, 1), end=date(2025, 1, 1), conventions=3).run()
+    decode = TrustedDecoder(app.mapper)
+    rows = app.recorder.select_notifications(1, 10_000, topics=TOPICS)
+    assert rows and all(b"Docteur" not in n.state for n in rows)
+    assert [decode(n.originator_id, n.originator_version, n.topic, n.state) for n in rows] == [
+        app.mapper.to_domain_event(n) for n in rows
+    ]
+
+
+class Versioned(ev.Event):
+    """A stand-in for a released event that gained a field in version 2."""
+
+    class_version: ClassVar[int] = 2
+    ground: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["ground"] = "non renseigné"
+
+
+def test_the_decoder_upcasts_like_the_mapper() -> None:
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    v1 = b'{"timestamp":"2024-01-01T00:00:00Z","effective_date":"2024-01-01","actor":"x"}'
+    oid = uuid4()
+    decoded = TrustedDecoder(mapper)(str(oid), 1, Versioned.TOPIC, v1)
+    assert decoded.ground == "non renseigné" and decoded.originator_id == oid
