@@ -43,7 +43,7 @@ def anniversary(effective: date, n: int, pauses: Sequence[Pause] = (), pause_clo
     Returns None while an open suspension began before it: the date is not known yet.
     """
     base = plain_anniversary(effective, n)
-    if not pause_clock:
+    if not pause_clock or not pauses:
         return base
     shift = 0
     for pause in sorted(pauses, key=lambda p: p.start):
@@ -75,8 +75,11 @@ def contract_year_on(effective: date, day: date, pauses: Sequence[Pause] = (), p
         n += 1
 
 
+@lru_cache(maxsize=65536)
 def review_date(effective: date, k: int) -> date:
-    """Review k = effective + 6k months, counted from the effective date (R11)."""
+    """Review k = effective + 6k months, counted from the effective date (R11).
+
+    Memoised like ``plain_anniversary``: the calendar read model asks it for every convention."""
     return effective + relativedelta(months=6 * k)
 
 
@@ -95,7 +98,9 @@ def end_of_term(effective: date, term: int, pauses: Sequence[Pause] = (), pause_
     return anniversary(effective, TERM_YEARS * term, pauses, pause_clock)
 
 
+@lru_cache(maxsize=65536)
 def add_months(day: date, months: int) -> date:
+    """``day`` + ``months`` calendar months (31 Jan + 1 -> 28/29 Feb). Memoised: pure, and frequent."""
     return day + relativedelta(months=months)
 
 

@@ -74,21 +74,20 @@ class Entry:
     next_due_on: date | None = None
 
     def dump(self) -> str:
+        """The entry as JSON (orjson writes dates as ISO text itself: a rebuild dumps every entry)."""
         c = self.cal
         cal = {
-            "effective_from": c.effective_from.isoformat(), "pause_clock": c.pause_clock,
-            "pauses": [[p.start.isoformat(), p.end and p.end.isoformat()] for p in c.pauses],
+            "effective_from": c.effective_from, "pause_clock": c.pause_clock,
+            "pauses": [[p.start, p.end] for p in c.pauses],
             "years_started": c.years_started, "first_regime": c.first_regime, "reviews_raised": c.reviews_raised,
-            "first_hired_on": c.first_hired_on and c.first_hired_on.isoformat(),
-            "attainments": {str(k): v.isoformat() for k, v in sorted(c.attainments.items())},
-            "instalments": sorted(c.instalments), "terminated_on": c.terminated_on and c.terminated_on.isoformat(),
+            "first_hired_on": c.first_hired_on, "attainments": dict(sorted(c.attainments.items())),
+            "instalments": sorted(c.instalments), "terminated_on": c.terminated_on,
         }  # fmt: skip
         return orjson.dumps({
             "number": self.number, "cpam_code": self.cpam_code, "status": self.status, "grace_days": self.grace_days,
-            "term": self.term, "training_deadline": self.training_deadline and self.training_deadline.isoformat(),
-            "held": sorted(x.isoformat() for x in self.held), "pending": sorted(x.isoformat() for x in self.pending),
-            "year_starts": {str(k): v.isoformat() for k, v in sorted(self.year_starts.items())}, "cal": cal,
-        }).decode()  # fmt: skip
+            "term": self.term, "training_deadline": self.training_deadline, "held": sorted(self.held),
+            "pending": sorted(self.pending), "year_starts": dict(sorted(self.year_starts.items())), "cal": cal,
+        }, option=orjson.OPT_NON_STR_KEYS).decode()  # fmt: skip
 
     @classmethod
     def load(cls, text: str, next_due_on: str | None) -> Entry:
