@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -74,7 +75,7 @@ class Runner:
         self._maybe_dirty = True
         self.timings: dict[str, float] = {}  # seconds spent per stage (read, decode, each model, commit)
         self.rebuilt_events = 0  # events applied by rebuilds, for ``catch_up``'s count
-        self._ids: dict[Any, str] = {}  # convention id -> its text (str(UUID) costs more than a lookup)
+        self._ids: dict[Any, str] = {}  # originator id as read (UUID or stored text) -> str(UUID), cached
 
     def model(self, name: str) -> ReadModel:
         for m in self.models:
@@ -185,10 +186,10 @@ class Runner:
                 event = to_event(oid, version, topic, data)
                 if isinstance(event, Event):
                     state = data.decode() if plain else _state_json(event)
-                    if (cid := oid).__class__ is not str and (cid := ids.get(oid)) is None:
+                    if (cid := ids.get(oid)) is None:  # the read models' key: str(UUID)
                         if len(ids) > 100_000:
                             ids.clear()
-                        cid = ids[oid] = str(oid)
+                        cid = ids[oid] = str(oid) if oid.__class__ is not str else str(UUID(oid))
                     items.append((nid, event, cid, state))
             last = rows[-1][0] if rows else None
             if caught_up and head > (last or 0):
