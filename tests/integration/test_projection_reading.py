@@ -86,7 +86,7 @@ def test_the_decoder_gives_the_mapper_events(simulated: ConventionsApp) -> None:
             assert event.model_dump(mode="json") == expected.model_dump(mode="json")
         seen.add(type(expected))
     assert seen == set(ev.CONVENTION_EVENTS)
-    assert all(decode._builders[cls.TOPIC] is not None for cls in ev.CONVENTION_EVENTS)  # none falls back
+    assert all(decode._builders[cls.TOPIC] for cls in ev.CONVENTION_EVENTS)  # none falls back to the mapper
 
 
 def test_the_decoder_fills_the_defaults_of_older_states() -> None:
