@@ -26,12 +26,13 @@ from domain.events import CONVENTION_EVENTS, Event
 from projections.base import Item, ReadModel
 from projections.decode import TrustedDecoder
 from projections.log import Log, RecorderLog
-from projections.store import ProjectionStore, Tx, physical
+from projections.store import Direct, ProjectionStore, Tx, WriteBehind, physical
 
 TOPICS = [cls.TOPIC for cls in CONVENTION_EVENTS]
 BATCH = 500
 ABANDONED_AFTER = 120.0  # seconds without progress after which a non-live generation is dropped
 
+Writes = Direct | WriteBehind
 Progress = Callable[[int, int], None]  # (events applied in this batch, position reached)
 
 
@@ -137,13 +138,17 @@ class Runner:
                 time.sleep(poll)
 
     # ------------------------------------------------------------------ batches
-    def _catch_up(self, targets: list[Target], *, until: int | None, progress: Progress | None) -> int:
+    def _catch_up(
+        self, targets: list[Target], *, until: int | None, progress: Progress | None, writes: Writes | None = None
+    ) -> int:
+        """Batches until caught up. ``writes``: fresh generations this runner alone fills (rebuild,
+        verify), written through ``store.writes_behind()``; their positions are known here."""
         total = 0
         while True:
             gc.disable()  # a batch allocates much and frees it by refcount: no need to scan the caches
             try:
-                with self.store.transaction() as tx:
-                    n, caught_up = self._batch(tx, targets, until, progress)
+                with writes.batch() if writes is not None else self.store.transaction() as tx:
+                    n, caught_up = self._batch(tx, targets, until, progress, known=writes is not None)
                     began = time.perf_counter()
                 self._clock("commit", began)
             finally:
@@ -153,12 +158,19 @@ class Runner:
             if caught_up:
                 return total
 
-    def _batch(self, tx: Tx, targets: list[Target], until: int | None, progress: Progress | None) -> tuple[int, bool]:
-        """One batch inside ``tx``: read, apply, write rows and positions. Returns (events, caught up)."""
+    def _batch(
+        self, tx: Tx, targets: list[Target], until: int | None, progress: Progress | None, known: bool = False
+    ) -> tuple[int, bool]:
+        """One batch inside ``tx``: read, apply, write rows and positions. Returns (events, caught up).
+
+        ``known``: the positions this process committed are trusted instead of read back."""
         try:
             positions = []
             for t in targets:
-                pos = self.store.lock_position(tx, t.model.name, t.generation)
+                if known and t.expected is not None:
+                    pos = t.expected
+                else:
+                    pos = self.store.lock_position(tx, t.model.name, t.generation)
                 if pos != t.expected:
                     t.model.reset(empty=pos == 0)  # another process moved it, or first batch here
                 t.expected = None  # unknown until this transaction commits
@@ -235,7 +247,12 @@ class Runner:
         self._drop_abandoned(models)
         targets = self._fresh(models)
         with self.store.bulk(), _deferred(models):
-            self.rebuilt_events += self._catch_up(targets, until=None, progress=progress)
+            with self.store.writes_behind() as writes:
+                self.rebuilt_events += self._catch_up(targets, until=None, progress=progress, writes=writes)
+                began = time.perf_counter()
+                writes.drain()
+                self._clock("drain", began)
+            self.timings["written_behind"] = self.timings.get("written_behind", 0.0) + writes.busy
             began = time.perf_counter()
             with self.store.transaction() as tx:
                 for t in targets:
