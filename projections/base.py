@@ -24,6 +24,7 @@ Item = tuple[int, Event, str, str]
 # Conventions per read model kept in memory between batches (about 12 KB each for the five models):
 # beyond, the oldest half is dropped (their rows are written first) and re-read when needed again.
 MAX_CACHED = 25_000
+FLUSH_ROWS = 2_000  # rows per statement when a read model writes its per-convention rows
 
 
 def evict(cache: dict[str, Any]) -> None:
@@ -110,7 +111,9 @@ class StatefulModel(ReadModel):
             self.flush(tx)
 
     def flush(self, tx: Tx) -> None:
-        tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in sorted(self.touched)])
+        ids = sorted(self.touched)
+        for i in range(0, len(ids), FLUSH_ROWS):  # the end of a rebuild writes every convention: in parts
+            tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in ids[i : i + FLUSH_ROWS]])
         self.touched = set()
         if len(self.cache) > MAX_CACHED:
             evict(self.cache)

@@ -25,7 +25,7 @@ from domain import events as ev
 from domain.amounts import FIRST_MODULATED_YEAR
 from domain.calendar import add_months, anniversary, end_of_term
 from domain.due import CalendarState
-from projections.base import MAX_CACHED, Item, ReadModel, evict
+from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
 from projections.history import d
 from projections.store import ProjectionStore, Table, Tx
 
@@ -230,6 +230,10 @@ class Calendar(ReadModel):
             self.complete = False
 
     def _write(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
+        for i in range(0, len(ids), FLUSH_ROWS):  # the end of a rebuild writes every convention: in parts
+            self._write_part(tx, ids[i : i + FLUSH_ROWS], dirty=dirty)
+
+    def _write_part(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
         rows, alerts = [], []
         for cid in ids:
             entry = self.cache[cid]
