@@ -141,8 +141,8 @@ class Runner:
     def _catch_up(
         self, targets: list[Target], *, until: int | None, progress: Progress | None, writes: Writes | None = None
     ) -> int:
-        """Batches until caught up. ``writes``: fresh generations this runner alone fills (rebuild,
-        verify), written through ``store.writes_behind()``; their positions are known here."""
+        """Batches until caught up. ``writes``: a rebuild's fresh generations, which this runner alone
+        fills, written through ``store.writes_behind()``; their positions are known here."""
         total = 0
         while True:
             gc.disable()  # a batch allocates much and frees it by refcount: no need to scan the caches

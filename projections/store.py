@@ -197,7 +197,7 @@ class ProjectionStore:
 
     @contextmanager
     def writes_behind(self) -> Iterator[WriteBehind | Direct]:
-        """Batches of a long fill (rebuild, verify): ``with writes.batch() as tx`` is one transaction.
+        """Batches of a rebuild: ``with writes.batch() as tx`` is one transaction.
 
         On SQLite a thread applies each batch's writes while the caller reads and decodes the next
         one (``WriteBehind``); on PostgreSQL each batch is an ordinary transaction (``Direct``).
