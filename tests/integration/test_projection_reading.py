@@ -138,3 +138,21 @@ def test_the_decoder_upcasts_like_the_mapper() -> None:
     oid = uuid4()
     decoded = TrustedDecoder(mapper)(str(oid), 1, Versioned.TOPIC, v1)
     assert decoded.ground == "non renseigné" and decoded.originator_id == oid
+
+
+def test_an_encrypted_store_is_projected_and_verified(tmp_path) -> None:  # noqa: ANN001
+    """CONVENTIONS_CIPHER_KEY: the events are unreadable at rest, the read models still answer."""
+    from adapters.composition import build_projections
+    from projections import conventions_list, history
+
+    settings = Settings(store="sqlite", data_dir=tmp_path, cipher_key=AESCipher.create_key(16))
+    app = build_app(settings)
+    Simulator(app, seed=5, start=date(2024, 1, 1), end=date(2025, 6, 30), conventions=6).run()
+    runner = build_projections(settings, app=app)
+    assert runner.catch_up() > 50
+    found = conventions_list.search(runner.store)
+    assert found["total"] == len(list(app.convention_ids())) >= 5
+    first = found["items"][0]["convention_id"]
+    lines = history.timeline(runner.store, first)
+    assert lines[0]["event_type"] == "Signed" and "signature de la convention" in lines[0]["sentence"]
+    assert runner.verify() == []
