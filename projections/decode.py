@@ -7,7 +7,8 @@ docs/benchmarks.md). So the runner converts each field with the plain constructo
 names (``date``, ``datetime``, ``Decimal``, ``UUID``, an enum, a nested model) and builds the event
 the way pydantic's ``model_construct`` does. The same upcasters run first.
 
-A class with a field type this module does not know is decoded by the mapper's validating path;
+A class with a field type this module does not know, or with validators (they may change values),
+is decoded by the mapper's validating path;
 ``tests/integration/test_projection_reading.py`` checks that every event class decodes equal to the mapper.
 """
 
@@ -75,6 +76,8 @@ def _uuid(value: Any) -> UUID:
 
 _IMMUTABLE = (str, int, float, bool, Enum, date, Decimal, UUID, type(None))
 ENVELOPE = {"originator_id": "originator_id", "originator_version": "version"}
+# pydantic decorators that may change a value on the way in (serializers only act on the way out)
+_TRANSFORMING = ("validators", "field_validators", "root_validators", "model_validators")
 
 
 def _builder(cls: type[BaseModel], envelope: bool = False) -> Callable[..., Any]:
@@ -83,6 +86,9 @@ def _builder(cls: type[BaseModel], envelope: bool = False) -> Callable[..., Any]
     Its code is generated (as ``dataclasses`` does): one dict display with a converter call per
     field, which costs half of a loop over the fields. ``envelope``: the event's originator id and
     version are arguments (``build(state, originator_id, version)``), not keys of the state."""
+    decorators = cls.__pydantic_decorators__
+    if any(getattr(decorators, kind) for kind in _TRANSFORMING):
+        raise Unsupported(f"{cls.__name__} has validators: its values may differ from the stored ones")
     env: dict[str, Any] = {"_M": _MISSING, "_new": object.__new__, "_cls": cls, "_set": _setattr,
                            "_names": frozenset(cls.model_fields)}  # fmt: skip
     parts = []

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.cipher import AESCipher
+from pydantic import field_validator
 
 from adapters.composition import build_app
 from adapters.settings import Settings
@@ -156,3 +157,22 @@ def test_an_encrypted_store_is_projected_and_verified(tmp_path) -> None:  # noqa
     lines = history.timeline(runner.store, first)
     assert lines[0]["event_type"] == "Signed" and "signature de la convention" in lines[0]["sentence"]
     assert runner.verify() == []
+
+
+class Normalised(ev.Event):
+    """A stand-in for an event whose validator transforms a value: the decoder must not skip it."""
+
+    ground: str
+
+    @field_validator("ground")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+def test_a_class_with_validators_is_decoded_by_the_mapper() -> None:
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    state = b'{"timestamp":"2024-01-01T00:00:00Z","effective_date":"2024-01-01","actor":"x","ground":"abc"}'
+    decode = TrustedDecoder(mapper)
+    assert decode(str(uuid4()), 1, Normalised.TOPIC, state).ground == "ABC"
+    assert decode._builders[Normalised.TOPIC] is False
