@@ -189,9 +189,8 @@ class Runner:
             caught_up = len(rows) < self.batch_size or (until is not None and rows[-1][0] >= until)
             if not rows and not self._maybe_dirty and all(pos >= head for pos in positions):
                 return 0, True
-            mapper = self.app.mapper
             to_event = self.decode
-            plain = mapper.cipher is None and mapper.compressor is None
+            plain = to_event.plain  # stored state is the JSON itself (no cipher, no compressor)
             items: list[Item] = []
             ids = self._ids
             for nid, oid, version, topic, data in rows:
