@@ -43,9 +43,19 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def build_clock(settings: Settings | None = None) -> Callable[[], date]:
+    """The application's today: ``CONVENTIONS_TODAY`` when set (a virtual date), else real time.
+    Facts are never dated after it (R21)."""
+    settings = settings or Settings()
+    if settings.today is not None:
+        virtual = settings.today
+        return lambda: virtual
+    return date.today
+
+
 def build_app(settings: Settings | None = None, clock: Callable[[], date] | None = None) -> ConventionsApp:
     settings = settings or Settings()
-    return ConventionsApp(env=event_store_env(settings), clock=clock)
+    return ConventionsApp(env=event_store_env(settings), clock=clock or build_clock(settings))
 
 
 def build_scheduler(settings: Settings | None = None, app: ConventionsApp | None = None):  # -> (job, lock)

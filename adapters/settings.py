@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     timezone: str = "Europe/Paris"
+    today: date | None = Field(
+        default=None,
+        description="A virtual today (YYYY-MM-DD) for demos, tests and replaying a backlog; real time when unset.",
+    )
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.composition import build_app, build_projections
+from adapters.composition import build_app, build_clock, build_projections
 from adapters.http import errors
 from adapters.http.auth import ScopeGuard
 from adapters.http.errors import PROBLEM_JSON
@@ -126,7 +126,7 @@ def create_app(
     read_models: ProjectionReadModels | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    clock = clock or date.today
+    clock = clock or build_clock(settings)
     conventions = conventions or build_app(settings, clock)
     svc = Services(
         app=conventions,
