@@ -37,6 +37,7 @@ from domain.errors import (
 from domain.identifiers import command_receipt_id, convention_id, doctor_registration_id
 from domain.mapping import OrjsonTranscoder, PydanticMapper
 from domain.receipts import CommandReceipt, DoctorRegistration
+from domain.text import NAME_MAX, REASON_MAX, check_text
 from domain.values import Option, Policies, Profile, SuspensionGround, TerminatedBy
 
 Clock = Callable[[], date]
@@ -60,8 +61,8 @@ class ConventionsApp(Application[UUID]):
     # ================================================================== commands
     def sign(self, meta: CommandMeta, *, policies: Policies | None = None, **fields: Any) -> dict[str, Any]:
         """Sign a convention; the doctor may hold only one active convention (R8)."""
-        meta = _with_command_id(meta)
-        fp = _fingerprint("sign", fields, policies.model_dump(mode="json") if policies else None)
+        meta = self._prepare(meta)
+        fp = _fingerprint("sign", meta.reason, fields, policies.model_dump(mode="json") if policies else None)
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = Convention.sign(meta, policies=policies, **fields)
@@ -316,8 +317,8 @@ class ConventionsApp(Application[UUID]):
         action: Callable[[Convention, CommandMeta], Any],
         **args: Any,
     ) -> dict[str, Any]:
-        meta = _with_command_id(meta)
-        fp = _fingerprint(name, str(conv_id), args)
+        meta = self._prepare(meta)
+        fp = _fingerprint(name, str(conv_id), meta.reason, args)
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = self._get(conv_id)
@@ -376,6 +377,17 @@ class ConventionsApp(Application[UUID]):
                 "command_id",
             )
         return receipt.result
+
+    def _prepare(self, meta: CommandMeta) -> CommandMeta:
+        """An operator's command as the domain needs it: a command id, today's date on the
+        application's clock (R21), and who/why as printable text (R29)."""
+        return replace(
+            meta,
+            command_id=meta.command_id or str(uuid4()),
+            today=meta.today or self.clock(),
+            actor=check_text(meta.actor, "actor", "Auteur", max_length=NAME_MAX, required=True),
+            reason=check_text(meta.reason, "reason", "Motif", max_length=REASON_MAX, required=False, multiline=True),
+        )
 
     def _registration(self, rpps: str, meta: CommandMeta) -> DoctorRegistration:
         try:

@@ -25,6 +25,7 @@ from domain.calendar import (
     add_years,
     anniversary,
     contract_year_on,
+    end_of_term,
     plain_anniversary,
     review_date,
 )
@@ -41,6 +42,7 @@ from domain.identifiers import (
 )
 from domain.regimes import TABLE_VERSION, THIRD_CLOSED_ON, tier_amount, tier_for_percentile
 from domain.schedule import PlannedInstalment, plan_year
+from domain.text import NAME_MAX, REASON_MAX, check_text
 from domain.values import (
     InstalmentKind,
     Option,
@@ -64,6 +66,7 @@ class CommandMeta:
     reason: str = ""
     command_id: str = ""
     request_id: str | None = None
+    today: date | None = None  # the application's clock: facts are not dated after it (R21)
 
 
 @dataclass
@@ -166,9 +169,15 @@ class Convention(BaseAggregate[UUID]):
         cpam_code = check_cpam_code(cpam_code)
         rpps = check_rpps(rpps)
         am_number = check_am_number(am_number) if am_number else None
-        doctor_name = doctor_name.strip()
-        if not doctor_name:
-            raise InvalidInput("invalid_name", "Le nom du médecin est obligatoire.", "name")
+        doctor_name = check_text(doctor_name, "name", "Nom du médecin", max_length=NAME_MAX, required=True)
+        _not_after_today(meta, signed_on, "signed", "La signature")
+        if (effective_from - signed_on).days > 366:
+            raise InvalidInput(
+                "invalid_effective_date",
+                f"La prise d'effet ne peut suivre la signature de plus d'un an (au plus tard le "
+                f"{add_years(signed_on, 1):%d/%m/%Y}).",
+                "effective",
+            )
         option = Option(option)
         if initial_patients < 0:
             raise InvalidInput("invalid_patients", "La patientèle initiale ne peut être négative.", "patients")
@@ -216,6 +225,7 @@ class Convention(BaseAggregate[UUID]):
                 "assistant_in_post",
                 "Un assistant est déjà en poste : enregistrer son départ ou un remplacement.",
             )
+        self._check_fact_date(meta, hired_on, "date", "L'embauche", before_effective=True)
         self._record_hire(meta, hired_on, fte, profile, employer_siret, replacement=False)
 
     def replace_assistant(
@@ -232,6 +242,7 @@ class Convention(BaseAggregate[UUID]):
         if self.assistant is None:
             raise ForbiddenTransition("no_assistant", "Aucun assistant en poste à remplacer.")
         self._check_left_on(on)
+        self._check_fact_date(meta, on, "date", "Le remplacement")
         self._validate_hire(on, fte, employer_siret)
         self._trigger(ev.AssistantLeft, meta, on)
         self._record_hire(meta, on, fte, profile, employer_siret, replacement=True)
@@ -241,6 +252,7 @@ class Convention(BaseAggregate[UUID]):
         if self.assistant is None:
             raise ForbiddenTransition("no_assistant", "Aucun assistant en poste.")
         self._check_left_on(left_on)
+        self._check_fact_date(meta, left_on, "date", "Le départ de l'assistant")
         self._trigger(ev.AssistantLeft, meta, left_on)
 
     def complete_training(self, meta: CommandMeta, *, completed_on: date) -> None:
@@ -251,6 +263,7 @@ class Convention(BaseAggregate[UUID]):
             raise ForbiddenTransition("training_already_completed", "La formation de l'assistant est déjà enregistrée.")
         if completed_on < self.assistant.hired_on:
             raise InvalidInput("invalid_date", "La formation ne peut être achevée avant l'embauche.", "date")
+        self._check_fact_date(meta, completed_on, "date", "La fin de formation", before_effective=True)
         self._trigger(ev.TrainingCompleted, meta, completed_on)
 
     def _record_hire(
@@ -301,6 +314,7 @@ class Convention(BaseAggregate[UUID]):
             )
         if on < self.signed_on:
             raise InvalidInput("invalid_date", "Avenant antérieur à la signature de la convention.", "on")
+        self._check_fact_date(meta, on, "on", "L'avenant", before_effective=True)
         self._trigger(ev.ObjectiveSet, meta, on, from_year=from_year, target_patients=target_patients)
 
     def record_attainment(self, meta: CommandMeta, *, year: int, observed_patients: int, on: date) -> Decimal:
@@ -322,6 +336,7 @@ class Convention(BaseAggregate[UUID]):
             )
         if self.status is Status.TERMINATED and self.terminated_on and end > self.terminated_on:
             raise ForbiddenTransition("terminated", f"La convention a été résiliée avant la fin de l'année {year}.")
+        _not_after_today(meta, on, "date", "Le relevé de patientèle")
         target = self.target_for_year(year)
         att = compute_attainment(self.initial_patients, target, observed_patients)
         self._trigger(
@@ -353,6 +368,8 @@ class Convention(BaseAggregate[UUID]):
             )
         if not reference.strip():
             raise InvalidInput("invalid_reference", "La référence du paiement est obligatoire.", "reference")
+        reference = check_text(reference, "reference", "Référence du paiement", max_length=NAME_MAX, required=True)
+        _not_after_today(meta, paid_on, "date", "Le paiement")
         if paid_on < inst.fell_due_on:
             raise InvalidInput(
                 "invalid_date",
@@ -362,7 +379,7 @@ class Convention(BaseAggregate[UUID]):
             )
         self._trigger(
             ev.PaymentRecorded, meta, paid_on,
-            instalment_id=instalment, amount=inst.amount, payment_reference=reference.strip(),
+            instalment_id=instalment, amount=inst.amount, payment_reference=reference,
         )  # fmt: skip
         return True
 
@@ -382,6 +399,8 @@ class Convention(BaseAggregate[UUID]):
                 f"L'année de contrat en cours a déjà débuté le {last_start:%d/%m/%Y} : une "
                 "suspension ne peut commencer avant.",
             )
+        self._check_date(meta, from_date, "from", "La suspension")
+        _not_after_today(meta, agreement_date, "agreement_date", "L'accord écrit du médecin")
         self._trigger(ev.Suspended, meta, from_date, ground=SuspensionGround(ground), agreement_date=agreement_date)
 
     def reactivate(self, meta: CommandMeta, *, from_date: date) -> None:
@@ -395,6 +414,7 @@ class Convention(BaseAggregate[UUID]):
                 f"La réactivation doit suivre le début de la suspension ({start:%d/%m/%Y}).",
                 "from",
             )
+        self._check_date(meta, from_date, "from", "La réactivation")
         self._trigger(ev.Reactivated, meta, from_date, suspended_days=(from_date - start).days)
 
     # ------------------------------------------------------------------ reviews (R11)
@@ -410,6 +430,8 @@ class Convention(BaseAggregate[UUID]):
                 f"Le prochain point semestriel est dû le {due:%d/%m/%Y} : il ne peut être tenu plus de "
                 f"{EARLY_REVIEW_DAYS} jours avant.",
             )
+        notes = check_text(notes, "notes", "Notes du point", max_length=REASON_MAX, required=False, multiline=True)
+        self._check_fact_date(meta, held_on, "held", "Le point semestriel")
         self._trigger(ev.ReviewHeld, meta, held_on, due_date=due, notes=notes)
         return due
 
@@ -427,9 +449,18 @@ class Convention(BaseAggregate[UUID]):
         """Amendment: the new option applies to contract years starting from ``from_date``."""
         self._refuse_if_terminated()
         option = Option(option)
-        if option is Option.THIRD and from_date >= THIRD_CLOSED_ON:
+        if from_date < self.effective_from:
+            raise InvalidInput(
+                "invalid_date",
+                f"L'avenant ne peut prendre effet avant la prise d'effet de la convention "
+                f"({self.effective_from:%d/%m/%Y}).",
+                "from",
+            )
+        self._check_date(meta, from_date, "from", "L'avenant")
+        if option is Option.THIRD and self.signed_on >= THIRD_CLOSED_ON:
             raise ForbiddenTransition(
-                "third_option_closed", "L'option 1/3 ETP n'est plus ouverte depuis le 01/05/2023."
+                "third_option_closed",
+                "L'option 1/3 ETP est réservée aux conventions signées avant le 01/05/2023.",
             )
         if option is self.option_on(from_date):
             raise ForbiddenTransition("same_option", f"L'option {option.value} est déjà en vigueur.")
@@ -439,6 +470,19 @@ class Convention(BaseAggregate[UUID]):
                 "option_change_in_started_year",
                 f"L'année débutée le {last_start:%d/%m/%Y} garde son option : choisir une date ultérieure.",
             )
+        later = [d for d, _ in self.option_changes if d > from_date]
+        if later:
+            raise ForbiddenTransition(
+                "option_change_before_recorded_change",
+                f"Un avenant d'option prend déjà effet le {max(later):%d/%m/%Y} : un nouvel avenant ne peut "
+                "prendre effet avant.",
+            )
+        # The option must be offered for the first year it applies to (R3): in C-2024 no year 1 in THIRD.
+        year = contract_year_on(self.effective_from, from_date, self.pauses, self.policies.pause_clock)
+        start = self.year_start(year)
+        if start is not None and start < from_date:
+            year, start = year + 1, self.year_start(year + 1)
+        tier_amount(option, self.tier, year, start or from_date)
         self._trigger(ev.OptionChanged, meta, from_date, option=option)
 
     def option_of_year_on(self, day: date) -> Option:
@@ -449,8 +493,10 @@ class Convention(BaseAggregate[UUID]):
         return self.option_on(self.year_start(max(n, 1)) or self.effective_from)
 
     def option_on(self, day: date) -> Option:
+        """The option in force on ``day``: changes apply by their date (the latest dated on or before
+        ``day`` wins; on the same date, the one recorded last)."""
         current = self.option
-        for start, option in self.option_changes:
+        for start, option in sorted(self.option_changes, key=lambda change: change[0]):
             if start <= day:
                 current = option
         return current
@@ -470,8 +516,24 @@ class Convention(BaseAggregate[UUID]):
         by = TerminatedBy(by)
         if not ground.strip():
             raise InvalidInput("invalid_ground", "Le motif de résiliation est obligatoire.", "ground")
+        ground = check_text(ground, "ground", "Motif de résiliation", max_length=REASON_MAX, required=True)
         if on < self.signed_on:
             raise InvalidInput("invalid_date", "Résiliation antérieure à la signature.", "date")
+        if on < self.effective_from:
+            raise InvalidInput(
+                "invalid_date",
+                f"Résiliation antérieure à la prise d'effet ({self.effective_from:%d/%m/%Y}).",
+                "date",
+            )
+        end = self.current_term_end(meta.today)
+        if end is not None and on > end:
+            raise InvalidInput(
+                "date_after_term",
+                f"La résiliation ne peut suivre la fin de la période en cours ({end:%d/%m/%Y}).",
+                "date",
+            )
+        if letter_date is not None:
+            _not_after_today(meta, letter_date, "letter_date", "Le courrier de résiliation")
         if by is TerminatedBy.DOCTOR:
             if letter_date is None:
                 raise InvalidInput(
@@ -492,6 +554,13 @@ class Convention(BaseAggregate[UUID]):
             raise ForbiddenTransition(
                 "termination_before_recorded_year",
                 f"L'année {min(later)} a déjà débuté : la résiliation ne peut la précéder.",
+            )
+        recorded = [(day, what) for day, what in self._recorded_facts() if day > on]
+        if recorded:
+            day, what = max(recorded)
+            raise ForbiddenTransition(
+                "termination_before_recorded_event",
+                f"{what} est enregistré(e) au {day:%d/%m/%Y} : la résiliation ne peut être datée d'avant (R22).",
             )
         settlement = self._settlement(on)
         year = contract_year_on(self.effective_from, on, self.pauses, self.policies.pause_clock)
@@ -518,6 +587,8 @@ class Convention(BaseAggregate[UUID]):
         full = self.full_amount(year, start)
         att = self.attainments.get(year)
         amount = modulated_amount(full, year, self.policies.modulation, att.attainment if att else None)
+        if year == 1 and self.years.get(1) and self.years[1].regime == "A7-2019" and self.first_hired_on is None:
+            amount = Decimal(0)  # R24: in A7-2019 year 1 the aid follows the hire: none, nothing due
         # With the clock paused, the suspended days count neither as elapsed nor in the year.
         plain_start = plain_anniversary(self.effective_from, year - 1)
         days_in_year = (plain_anniversary(self.effective_from, year) - plain_start).days
@@ -532,6 +603,59 @@ class Convention(BaseAggregate[UUID]):
         return settlement, (
             f"Année {year} : {amount} € x {elapsed}/{days_in_year} jours = {due} € dus, {to_cents(paid)} € déjà versés"
         )
+
+    # ------------------------------------------------------------------ dates that make sense (R21, R22)
+    def current_term_end(self, today: date | None = None) -> date | None:
+        """The end of the current 5-year term (R10): the latest term recorded, or the one ``today``
+        falls in (renewal is tacit, R26). None while an open suspension hides it."""
+        term = max(self.renewals, default=1)
+        if today is not None:
+            year = contract_year_on(self.effective_from, today, self.pauses, self.policies.pause_clock)
+            term = max(term, (max(year, 1) - 1) // TERM_YEARS + 1)
+        return end_of_term(self.effective_from, term, self.pauses, self.policies.pause_clock)
+
+    def _check_date(
+        self, meta: CommandMeta, day: date, field_: str, label: str, *, before_effective: bool = False
+    ) -> None:
+        """R21: a business date not before the effective date (unless ``before_effective``) and not
+        after the end of the current term."""
+        if not before_effective and day < self.effective_from:
+            raise InvalidInput(
+                "date_before_effective",
+                f"{label} : le {day:%d/%m/%Y} précède la prise d'effet ({self.effective_from:%d/%m/%Y}).",
+                field_,
+            )
+        end = self.current_term_end(meta.today)
+        if end is not None and day > end:
+            raise InvalidInput(
+                "date_after_term",
+                f"{label} : le {day:%d/%m/%Y} suit la fin de la période de 5 ans en cours ({end:%d/%m/%Y}).",
+                field_,
+            )
+
+    def _check_fact_date(
+        self, meta: CommandMeta, day: date, field_: str, label: str, *, before_effective: bool = False
+    ) -> None:
+        """A fact (hire, review held, training...): R21's bounds, and not after today."""
+        self._check_date(meta, day, field_, label, before_effective=before_effective)
+        _not_after_today(meta, day, field_, label)
+
+    def _recorded_facts(self) -> list[tuple[date, str]]:
+        """Business dates a termination may not precede (R22)."""
+        out: list[tuple[date, str]] = []
+        for p in self.pauses:
+            out.append((p.start, "Une suspension"))
+            if p.end is not None:
+                out.append((p.end, "Une réactivation"))
+        for a in self.assistants:
+            out.append((a.hired_on, "Une embauche"))
+            if a.left_on is not None:
+                out.append((a.left_on, "Un départ d'assistant"))
+            if a.trained_on is not None:
+                out.append((a.trained_on, "Une formation"))
+        out += [(r.held_on, "Un point semestriel") for r in self.reviews.values() if r.held_on is not None]
+        out += [(d, "Un avenant d'option") for d, _ in self.option_changes]
+        return out
 
     # ------------------------------------------------------------------ what falls due
     def record_due(self, meta: CommandMeta, *, today: date) -> int:
@@ -617,7 +741,7 @@ class Convention(BaseAggregate[UUID]):
                 full_amount=y.full_amount, hired_on=self.first_hired_on,
                 attainment=att.attainment if att else None,
                 attainment_recorded_on=att.recorded_on if att else None,
-                modulation=self.policies.modulation,
+                modulation=self.policies.modulation, balance_payment_days=self.policies.balance_payment_days,
             )  # fmt: skip
             if y.year == settled_year:
                 assert self.terminated_on is not None
@@ -808,6 +932,16 @@ class Convention(BaseAggregate[UUID]):
         self.terminated_on = e.effective_date
         self.terminated_by = e.by
         self.termination_ground = e.ground
+
+
+def _not_after_today(meta: CommandMeta, day: date, field_: str, label: str) -> None:
+    """R21: a fact is not dated after the application's today (real or virtual)."""
+    if meta.today is not None and day > meta.today:
+        raise InvalidInput(
+            "date_in_future",
+            f"{label} : le {day:%d/%m/%Y} est postérieur à aujourd'hui ({meta.today:%d/%m/%Y}).",
+            field_,
+        )
 
 
 def _meta(meta: CommandMeta) -> dict[str, Any]:

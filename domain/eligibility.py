@@ -81,10 +81,11 @@ def check_signature_eligibility(
             "(sauf médecin nouvellement installé).",
             "percentile",
         )
-    if option is Option.THIRD and (signed_on >= THIRD_CLOSED_ON or effective >= THIRD_CLOSED_ON):
+    if option is Option.THIRD and signed_on >= THIRD_CLOSED_ON:  # R1/R8: the signature date decides
         raise NotEligible(
             "third_option_closed",
-            f"L'option 1/3 ETP n'est plus ouverte aux nouvelles conventions depuis le {THIRD_CLOSED_ON:%d/%m/%Y}.",
+            f"L'option 1/3 ETP ne peut plus être souscrite depuis le {THIRD_CLOSED_ON:%d/%m/%Y} "
+            f"(signature du {signed_on:%d/%m/%Y}).",
             "option",
         )
     if not dedicated_room:

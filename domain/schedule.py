@@ -37,8 +37,12 @@ def plan_year(
     attainment: Decimal | None,
     attainment_recorded_on: date | None,
     modulation: Modulation,
+    balance_payment_days: int = 30,
 ) -> list[PlannedInstalment]:
-    """Instalments of contract year ``year`` (``end`` is the next anniversary, None if unknown)."""
+    """Instalments of contract year ``year`` (``end`` is the next anniversary, None if unknown).
+
+    R23: a year-3+ balance falls due when the attainment is recorded (never before the anniversary
+    that ends its year) and is payable within ``balance_payment_days`` of that day."""
     full = to_cents(full_amount)
     if year == 1 and regime == "A7-2019":
         first = to_cents(full * A7_FIRST_SHARE)
@@ -69,8 +73,9 @@ def plan_year(
             )
         ]  # fmt: skip
     adv = advance(full)
-    balance_known = attainment is not None and end is not None
+    balance_known = attainment is not None and end is not None and attainment_recorded_on is not None
     due = modulated_amount(full, year, modulation, attainment) if balance_known else None
+    falls = max(end, attainment_recorded_on) if balance_known else None  # type: ignore[type-var]
     return [
         PlannedInstalment(
             instalment_id(year, "advance"), year, InstalmentKind.ADVANCE, start, start, adv,
@@ -78,8 +83,8 @@ def plan_year(
         ),
         PlannedInstalment(
             instalment_id(year, "balance"), year, InstalmentKind.BALANCE,
-            max(end, attainment_recorded_on) if balance_known else None,  # type: ignore[type-var]
-            end, None if due is None else due - adv,
+            falls, None if falls is None else falls + timedelta(days=balance_payment_days),
+            None if due is None else due - adv,
             "" if due is None else
             f"{regime} année {year} : {due} € dus (atteinte {attainment:.2%}, {modulation.value}) "
             f"moins l'avance de {adv} €",

@@ -87,6 +87,7 @@ class Policies(BaseModel):
     review_grace_days: int = 30  # R11
     training_deadline_years: int = 2  # R12
     termination_notice_months: int = 2  # R17
+    balance_payment_days: int = 30  # R23: a year-3+ balance is payable within this many days of falling due
 
 
 CENT = Decimal("0.01")

@@ -25,7 +25,7 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 class FixedClock:
     """A clock tests can move: ``clock.today = date(...)``."""
 
-    def __init__(self, today: date = date(2025, 1, 1)) -> None:
+    def __init__(self, today: date = date(2031, 1, 1)) -> None:
         self.today = today
 
     def __call__(self) -> date:

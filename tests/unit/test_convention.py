@@ -85,7 +85,8 @@ def test_case_5_balance_to_recover(app: ConventionsApp, meta: CommandMeta) -> No
     att = app.record_attainment(cid, meta, year=3, observed_patients=1080, on=date(2028, 3, 10))
     assert att["value"] == "0.4"
     app.record_due(cid, meta, today=date(2028, 3, 10))
-    assert instalments(app, cid)["y3-balance"] == (date(2028, 3, 10), date(2028, 3, 1), "-2200.00")
+    # R23: the balance falls due when the attainment is recorded, payable within 30 days
+    assert instalments(app, cid)["y3-balance"] == (date(2028, 3, 10), date(2028, 4, 9), "-2200.00")
 
 
 def test_steps_policy_is_recorded_at_signature_and_used(app: ConventionsApp, meta: CommandMeta) -> None:
