@@ -40,6 +40,7 @@ from domain.identifiers import (
     convention_id,
     instalment_id,
 )
+from domain.objectives import ObjectiveBasis, default_objective, patient_measure
 from domain.regimes import TABLE_VERSION, THIRD_CLOSED_ON, tier_amount, tier_for_percentile
 from domain.schedule import PlannedInstalment, plan_year
 from domain.text import NAME_MAX, REASON_MAX, check_text
@@ -155,16 +156,18 @@ class Convention(BaseAggregate[UUID]):
         option: Option,
         percentile: int,
         initial_patients: int,
-        target_patients: int,
+        target_patients: int | None,
         signed_on: date,
         effective_from: date,
         dedicated_room: bool = True,
         mep: bool = False,
         zip_area: bool = False,
         am_number: str | None = None,
+        aged_65_or_more: bool = False,
         policies: Policies | None = None,
     ) -> Convention:
-        """Sign a convention after the identifier (R19) and eligibility (R8, R9) checks."""
+        """Sign a convention after the identifier (R19) and eligibility (R8, R9) checks. Without a
+        ``target_patients`` the objective is derived where the rules allow it (R27)."""
         number = check_contract_number(number)
         cpam_code = check_cpam_code(cpam_code)
         rpps = check_rpps(rpps)
@@ -181,9 +184,16 @@ class Convention(BaseAggregate[UUID]):
         option = Option(option)
         if initial_patients < 0:
             raise InvalidInput("invalid_patients", "La patientèle initiale ne peut être négative.", "patients")
+        tier = tier_for_percentile(percentile)
+        if target_patients is None:
+            target_patients, basis, objective_reason = default_objective(
+                tier=tier, initial=initial_patients, aged_65_or_more=aged_65_or_more,
+                newly_installed=newly_installed, specialty=specialty,
+            )  # fmt: skip
+        else:
+            basis, objective_reason = ObjectiveBasis.GIVEN, "objectif indiqué à la signature"
         if target_patients < 0:
             raise InvalidInput("invalid_target", "L'objectif ne peut être négatif.", "target")
-        tier = tier_for_percentile(percentile)
         check_signature_eligibility(
             specialty=specialty, sector=sector, optam=optam, ccam_share=ccam_share,
             newly_installed=newly_installed, percentile=percentile, option=option,
@@ -207,6 +217,8 @@ class Convention(BaseAggregate[UUID]):
             percentile=percentile, tier=tier, initial_patients=initial_patients,
             target_patients=target_patients, effective_from=effective_from,
             dedicated_room=dedicated_room, policies=policies or Policies(),
+            patient_measure=patient_measure(specialty), aged_65_or_more=aged_65_or_more,
+            objective_basis=basis, objective_reason=objective_reason,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ assistant (R12)
@@ -837,6 +849,10 @@ class Convention(BaseAggregate[UUID]):
         self.tier = e.tier
         self.initial_patients = e.initial_patients
         self.target_patients = e.target_patients
+        self.patient_measure = e.patient_measure
+        self.aged_65_or_more = e.aged_65_or_more
+        self.objective_basis = e.objective_basis
+        self.objective_reason = e.objective_reason
         self.targets: dict[int, int] = {}
         self.signed_on = e.effective_date
         self.effective_from = e.effective_from

@@ -19,6 +19,7 @@ from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import register_topic
 from pydantic import BaseModel, ConfigDict
 
+from domain.objectives import ObjectiveBasis, PatientMeasure, patient_measure
 from domain.values import (
     InstalmentKind,
     Option,
@@ -62,7 +63,12 @@ class Event(BaseModel, CanMutateAggregate[UUID]):
 
 
 class Signed(Event, CanInitAggregate[UUID]):
-    """The convention was signed (R1, R8, R9); effective_date is the signature date."""
+    """The convention was signed (R1, R8, R9); effective_date is the signature date.
+
+    Version 2 records the patient measure (R20), where the objective comes from (R27) and the
+    balance payment delay among the policies (R23)."""
+
+    class_version: ClassVar[int] = 2
 
     originator_topic: str
     number: str
@@ -85,6 +91,20 @@ class Signed(Event, CanInitAggregate[UUID]):
     effective_from: date
     dedicated_room: bool
     policies: Policies
+    patient_measure: PatientMeasure
+    aged_65_or_more: bool
+    objective_basis: ObjectiveBasis
+    objective_reason: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Signed before R20/R23/R27: the measure follows the specialty, the objective was given by the
+        operator, and the balance was payable under the default delay."""
+        state["patient_measure"] = patient_measure(state["specialty"]).value
+        state["aged_65_or_more"] = False
+        state["objective_basis"] = ObjectiveBasis.GIVEN.value
+        state["objective_reason"] = ""
+        state["policies"] = {**state["policies"], "balance_payment_days": Policies().balance_payment_days}
 
 
 class AssistantHired(Event):

@@ -51,7 +51,11 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
         "end_of_term": end_of_term(conv.effective_from, 1 + max(conv.contract_year - 1, 0) // TERM_YEARS, conv.pauses,
                                    conv.policies.pause_clock),
         "policies": conv.policies.model_dump(mode="json"),
-        "patients": {"initial": conv.initial_patients, "target": conv.target_patients},
+        "patients": {
+            "measure": conv.patient_measure.value, "measure_label": conv.patient_measure.label,
+            "initial": conv.initial_patients, "target": conv.target_patients,
+            "objective_basis": conv.objective_basis.value, "objective_reason": conv.objective_reason,
+        },
         "assistant": None if assistant is None else {
             "hired_on": assistant.hired_on, "fte": assistant.fte, "profile": assistant.profile.value,
             "training": assistant.training, "training_deadline": assistant.training_deadline,

@@ -332,3 +332,63 @@ def test_forbidden_transitions_store_nothing(app: ConventionsApp, meta: CommandM
     with pytest.raises((ForbiddenTransition, InvalidInput)):
         app.change_option(cid, meta, option=Option.THIRD, from_date=date(2023, 3, 18))
     assert versions(app, cid) == before
+
+
+# ---------------------------------------------------------------- R20: which patient count
+@pytest.mark.parametrize(("specialty", "measure"), [("general_practice", "pmt"), ("cardiology", "file_active")])
+def test_r20_the_patient_measure_follows_the_specialty_and_is_shown(
+    app: ConventionsApp, meta: CommandMeta, specialty: str, measure: str
+) -> None:
+    from domain.views import convention_view
+
+    cid = sign(app, meta, specialty=specialty)
+    patients = convention_view(app.get(cid))["patients"]
+    assert patients["measure"] == measure
+    assert patients["measure_label"] == ("patientèle médecin traitant" if measure == "pmt" else "file active")
+
+
+# ---------------------------------------------------------------- R27: objectives by default
+@pytest.mark.parametrize(
+    ("over", "target", "basis"),
+    [
+        ({"percentile": 96, "initial_patients": 1500}, 1425, "max_tolerance"),
+        ({"aged_65_or_more": True, "initial_patients": 1000}, 900, "age_tolerance"),
+        ({"aged_65_or_more": True, "percentile": 97, "initial_patients": 1000}, 900, "age_tolerance"),
+        ({"newly_installed": True, "percentile": 10, "initial_patients": 300}, 1045, "newly_installed_p50"),
+        ({"target_patients": 1200}, 1200, "given"),
+    ],
+)
+def test_r27_the_objective_is_derived_by_default_and_its_reason_recorded(
+    app: ConventionsApp, meta: CommandMeta, over: dict[str, Any], target: int, basis: str
+) -> None:
+    fields = {"target_patients": None, **over}
+    conv = app.get(sign(app, meta, **fields))
+    assert (conv.target_patients, conv.objective_basis.value) == (target, basis)
+    assert conv.objective_reason
+    signed = app.history(conv.id)[0]
+    assert (signed.target_patients, signed.objective_basis.value) == (target, basis)
+
+
+def test_r27_other_doctors_must_be_given_an_objective(app: ConventionsApp, meta: CommandMeta) -> None:
+    refused(lambda: sign(app, meta, target_patients=None), "target_required", "target")
+    refused(
+        lambda: sign(app, meta, target_patients=None, newly_installed=True, specialty="cardiology"), "target_required"
+    )
+
+
+def test_a_signed_event_stored_before_r20_r27_is_upcast_on_read(app: ConventionsApp, meta: CommandMeta) -> None:
+    """Events are forever: a version-1 Signed (no measure, no objective basis, no balance delay) still loads."""
+    from domain.mapping import upcast
+
+    cid = sign(app, meta, specialty="cardiology")
+    state = app.history(cid)[0].model_dump(mode="json")
+    for key in ("patient_measure", "aged_65_or_more", "objective_basis", "objective_reason"):
+        state.pop(key)
+    state["policies"].pop("balance_payment_days")
+    upcast(ev.Signed, state)  # no class_version: a version-1 state
+    old = ev.Signed(**state)
+    assert (old.patient_measure.value, old.objective_basis.value, old.policies.balance_payment_days) == (
+        "file_active",
+        "given",
+        30,
+    )
