@@ -92,11 +92,22 @@ class ConventionsApp(Application[UUID]):
         fte: Decimal,
         profile: Profile,
         employer_siret: str | None = None,
+        was_practice_secretary: bool = False,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
         return self._command("hire", conv_id, meta, expected_version, lambda c, m: c.hire(
-            m, hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret),
-            hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret)  # fmt: skip
+            m, hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret,
+            was_practice_secretary=was_practice_secretary),
+            hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret,
+            was_practice_secretary=was_practice_secretary)  # fmt: skip
+
+    def declare_secretary_hired(
+        self, conv_id: UUID, meta: CommandMeta, *, hired_on: date, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        """R28: a new secretary replaces the one who became the assistant."""
+        return self._command("declare_secretary_hired", conv_id, meta, expected_version,
+                             lambda c, m: c.declare_secretary_hired(m, hired_on=hired_on),
+                             hired_on=hired_on)  # fmt: skip
 
     def replace_assistant(
         self,

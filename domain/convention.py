@@ -57,6 +57,7 @@ from domain.values import (
 )
 
 EARLY_REVIEW_DAYS = 60  # a review may be held up to two months before it falls due
+SECRETARY_DELAY_MONTHS = 6  # R28: a new secretary within 6 months when the secretary became the assistant
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class Assistant:
     employer_siret: str | None = None
     left_on: date | None = None
     trained_on: date | None = None
+    was_practice_secretary: bool = False
+    secretary_hired_on: date | None = None  # R28
 
 
 @dataclass
@@ -230,6 +233,7 @@ class Convention(BaseAggregate[UUID]):
         fte: Decimal,
         profile: Profile,
         employer_siret: str | None = None,
+        was_practice_secretary: bool = False,
     ) -> None:
         self._refuse_if_terminated()
         if self.assistant is not None:
@@ -238,7 +242,8 @@ class Convention(BaseAggregate[UUID]):
                 "Un assistant est déjà en poste : enregistrer son départ ou un remplacement.",
             )
         self._check_fact_date(meta, hired_on, "date", "L'embauche", before_effective=True)
-        self._record_hire(meta, hired_on, fte, profile, employer_siret, replacement=False)
+        self._record_hire(meta, hired_on, fte, profile, employer_siret, replacement=False,
+                          was_practice_secretary=was_practice_secretary)  # fmt: skip
 
     def replace_assistant(
         self,
@@ -278,6 +283,35 @@ class Convention(BaseAggregate[UUID]):
         self._check_fact_date(meta, completed_on, "date", "La fin de formation", before_effective=True)
         self._trigger(ev.TrainingCompleted, meta, completed_on)
 
+    def declare_secretary_hired(self, meta: CommandMeta, *, hired_on: date) -> None:
+        """R28: the practice's secretary became the assistant; the new secretary is now hired."""
+        self._refuse_if_terminated()
+        due = self.secretary_due_by
+        if due is None:
+            raise ForbiddenTransition(
+                "no_secretary_to_replace",
+                "Aucun remplacement de secrétaire attendu : l'assistant n'était pas la secrétaire du cabinet, "
+                "ou son remplacement est déjà déclaré.",
+            )
+        start = next(a.hired_on for a in reversed(self.assistants) if a.was_practice_secretary)
+        if hired_on < start:
+            raise InvalidInput(
+                "invalid_date",
+                f"La nouvelle secrétaire ne peut être embauchée avant l'assistant ({start:%d/%m/%Y}).",
+                "date",
+            )
+        self._check_fact_date(meta, hired_on, "date", "L'embauche de la secrétaire", before_effective=True)
+        self._trigger(ev.SecretaryHired, meta, hired_on)
+
+    @property
+    def secretary_due_by(self) -> date | None:
+        """R28: when the assistant was the practice's secretary, the date by which a new secretary is
+        due (6 months after the hire), until one is declared."""
+        for a in reversed(self.assistants):
+            if a.was_practice_secretary and a.secretary_hired_on is None:
+                return add_months(a.hired_on, SECRETARY_DELAY_MONTHS)
+        return None
+
     def _record_hire(
         self,
         meta: CommandMeta,
@@ -287,6 +321,7 @@ class Convention(BaseAggregate[UUID]):
         siret: str | None,
         *,
         replacement: bool,
+        was_practice_secretary: bool = False,
     ) -> None:
         fte = self._validate_hire(hired_on, fte, siret)
         profile = Profile(profile)
@@ -295,6 +330,7 @@ class Convention(BaseAggregate[UUID]):
             fte=fte, profile=profile, training=profile.training,
             training_deadline=add_years(hired_on, self.policies.training_deadline_years),
             employer_siret=check_siret(siret) if siret else None, replacement=replacement,
+            was_practice_secretary=was_practice_secretary,
         )  # fmt: skip
 
     def _validate_hire(self, hired_on: date, fte: Decimal, siret: str | None) -> Decimal:
@@ -880,8 +916,17 @@ class Convention(BaseAggregate[UUID]):
 
     def _when_AssistantHired(self, e: ev.AssistantHired) -> None:  # noqa: N802
         self.assistants.append(
-            Assistant(e.effective_date, e.fte, e.profile, e.training, e.training_deadline, e.employer_siret)
-        )
+            Assistant(
+                e.effective_date, e.fte, e.profile, e.training, e.training_deadline, e.employer_siret,
+                was_practice_secretary=e.was_practice_secretary,
+            )
+        )  # fmt: skip
+
+    def _when_SecretaryHired(self, e: ev.SecretaryHired) -> None:  # noqa: N802
+        for a in reversed(self.assistants):
+            if a.was_practice_secretary and a.secretary_hired_on is None:
+                a.secretary_hired_on = e.effective_date
+                return
 
     def _when_AssistantLeft(self, e: ev.AssistantLeft) -> None:  # noqa: N802
         if self.assistants:

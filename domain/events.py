@@ -108,7 +108,12 @@ class Signed(Event, CanInitAggregate[UUID]):
 
 
 class AssistantHired(Event):
-    """R12: effective_date is the hire date; the training deadline follows the profile."""
+    """R12: effective_date is the hire date; the training deadline follows the profile.
+
+    Version 2 says whether the assistant was the practice's secretary (R28): a new secretary is then
+    due within 6 months."""
+
+    class_version: ClassVar[int] = 2
 
     fte: Decimal
     profile: Profile
@@ -116,6 +121,15 @@ class AssistantHired(Event):
     training_deadline: date
     employer_siret: str | None = None
     replacement: bool = False
+    was_practice_secretary: bool
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["was_practice_secretary"] = False
+
+
+class SecretaryHired(Event):
+    """R28: the practice hired a new secretary (declared) after its secretary became the assistant."""
 
 
 class AssistantLeft(Event):
@@ -231,5 +245,5 @@ class Terminated(Event):
 CONVENTION_EVENTS: tuple[type[Event], ...] = (
     Signed, AssistantHired, AssistantLeft, TrainingCompleted, ObjectiveSet, AttainmentRecorded,
     YearStarted, InstalmentDue, InstalmentCancelled, PaymentRecorded, Suspended, Reactivated,
-    ReviewDue, ReviewHeld, Renewed, OptionChanged, Terminated,
+    ReviewDue, ReviewHeld, Renewed, OptionChanged, Terminated, SecretaryHired,
 )  # fmt: skip

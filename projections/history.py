@@ -51,7 +51,8 @@ def _signed(e: ev.Signed) -> str:
     return (
         f"signature de la convention n° {e.number} (CPAM {e.cpam_code}) avec le Dr {e.doctor_name} "
         f"(RPPS {e.rpps}), option {e.option.value}, palier {e.tier.value} (P{e.percentile}), "
-        f"prise d'effet le {d(e.effective_from)}, objectif {e.target_patients} patients (initial {e.initial_patients})"
+        f"prise d'effet le {d(e.effective_from)}, objectif {e.target_patients} patients (initial {e.initial_patients}, "
+        f"{e.patient_measure.label})" + (f" : {e.objective_reason}" if e.objective_basis.value != "given" else "")
     )
 
 
@@ -61,7 +62,9 @@ def _hired(e: ev.AssistantHired) -> str:
         f"{what} un assistant {PROFILES.get(e.profile.value, e.profile.value)} à {e.fte} ETP, "
         f"formation {e.training} à achever avant le {d(e.training_deadline)}"
         + (f", employeur SIRET {e.employer_siret}" if e.employer_siret else "")
-    )
+        + (", auparavant secrétaire du cabinet (nouvelle secrétaire à embaucher sous 6 mois)"
+           if e.was_practice_secretary else "")
+    )  # fmt: skip
 
 
 def _instalment(e: ev.InstalmentDue) -> str:
@@ -107,6 +110,7 @@ WHAT: dict[type, Callable[[Any], str]] = {
     ev.Renewed: lambda e: f"reconduction tacite : période {e.term} de 5 ans",
     ev.OptionChanged: lambda e: f"changement d'option : {e.option.value} pour les années suivantes",
     ev.Terminated: _terminated,
+    ev.SecretaryHired: lambda e: "embauche d'une nouvelle secrétaire au cabinet déclarée",
 }
 
 

@@ -48,7 +48,9 @@ def build_portfolio(app: ConventionsApp) -> dict[str, UUID]:
     hired = {"full": date(2023, 3, 1), "half_raised": date(2023, 3, 1), "max": date(2024, 1, 10),
              "suspended": date(2024, 9, 1), "terminated": date(2024, 7, 1)}  # fmt: skip
     for key, day in hired.items():
-        app.hire(ids[key], m, hired_on=day, fte=Decimal(1), profile=Profile.NURSE)
+        app.hire(ids[key], m, hired_on=day, fte=Decimal(1), profile=Profile.NURSE,
+                 was_practice_secretary=key == "half_raised")  # fmt: skip
+    app.declare_secretary_hired(ids["half_raised"], m, hired_on=date(2023, 6, 1))  # R28
     app.tick(m, today=date(2025, 6, 30))
     app.record_payment(ids["full"], m, instalment="y1-advance", paid_on=date(2023, 3, 20), reference="VIR-1")
     app.record_payment(ids["full"], m, instalment="y2-full", paid_on=date(2024, 3, 5), reference="VIR-2")
@@ -196,6 +198,7 @@ def test_following_sees_new_events_and_gaps_are_harmless(built) -> None:  # noqa
     app, runner, ids = built
     before = runner.positions()["history"]["position"]
     assert before == runner.head() or before <= runner.head()
+    app.clock.today = date(2026, 7, 1)  # a fact is not dated after today (R21): a day passes
     app.hold_review(ids["max"], CommandMeta(actor="agent.x"), held_on=date(2026, 7, 1))
     assert runner.catch_up() == 1
     assert history.timeline(runner.store, ids["max"])[-1]["event_type"] == "ReviewHeld"

@@ -7,6 +7,7 @@ that changed its table, or an event field type the decoder converts wrongly, fai
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
@@ -21,7 +22,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
 from domain.mapping import OrjsonTranscoder, PydanticMapper
-from domain.values import Option
+from domain.values import Option, Profile
 from projections.decode import TrustedDecoder
 from projections.log import RecorderLog, SqliteLog
 from projections.runner import TOPICS
@@ -34,7 +35,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> ConventionsApp:
     settings = Settings(store="sqlite", data_dir=tmp_path_factory.mktemp("log"))
     app = build_app(settings)
     Simulator(app, seed=3, start=date(2019, 1, 1), end=date(2026, 6, 30), conventions=60).run()
-    done = set()  # the two amendments the simulator never makes
+    done = set()  # the amendments and declarations the simulator never makes
     for cid in app.convention_ids():
         conv = app.get(cid)
         meta = CommandMeta(actor="test", reason="avenant", command_id=f"t-{cid}")
@@ -47,6 +48,13 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> ConventionsApp:
                 option = Option.HALF if conv.option is Option.FULL else Option.FULL
                 app.change_option(cid, meta, option=option, from_date=date(2026, 6, 1))
                 done.add("option")
+            elif "secretary" not in done and conv.status.value == "active":  # R28: the simulator never declares
+                if conv.assistant is not None:
+                    app.assistant_left(cid, CommandMeta(actor="test", reason="départ"), left_on=date(2026, 5, 31))
+                app.hire(cid, meta, hired_on=date(2026, 6, 1), fte=Decimal(1), profile=Profile.SECRETARY,
+                         was_practice_secretary=True)  # fmt: skip
+                app.declare_secretary_hired(cid, CommandMeta(actor="test", reason="R28"), hired_on=date(2026, 7, 1))
+                done.add("secretary")
         except DomainError:
             continue
     app.settings = settings  # type: ignore[attr-defined]

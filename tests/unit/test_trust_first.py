@@ -392,3 +392,25 @@ def test_a_signed_event_stored_before_r20_r27_is_upcast_on_read(app: Conventions
         "given",
         30,
     )
+
+
+# ---------------------------------------------------------------- R28: the secretary turned assistant
+def test_r28_a_secretary_turned_assistant_makes_a_new_secretary_due_within_six_months(
+    app: ConventionsApp, meta: CommandMeta
+) -> None:
+    cid = sign(app, meta)
+    app.hire(cid, meta, hired_on=date(2025, 3, 1), fte=D(1), profile=Profile.SECRETARY, was_practice_secretary=True)
+    assert app.get(cid).secretary_due_by == date(2025, 9, 1)
+    refused(lambda: app.declare_secretary_hired(cid, meta, hired_on=date(2025, 2, 1)), "invalid_date", "date")
+    app.declare_secretary_hired(cid, meta, hired_on=date(2025, 5, 1))
+    assert app.get(cid).secretary_due_by is None
+    refused(lambda: app.declare_secretary_hired(cid, meta, hired_on=date(2025, 6, 1)), "no_secretary_to_replace")
+
+
+def test_r28_no_secretary_is_due_when_the_assistant_was_not_the_practice_secretary(
+    app: ConventionsApp, meta: CommandMeta
+) -> None:
+    cid = sign(app, meta)
+    app.hire(cid, meta, hired_on=date(2025, 3, 1), fte=D(1), profile=Profile.SECRETARY)
+    assert app.get(cid).secretary_due_by is None
+    refused(lambda: app.declare_secretary_hired(cid, meta, hired_on=date(2025, 5, 1)), "no_secretary_to_replace")
