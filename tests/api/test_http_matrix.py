@@ -7,6 +7,7 @@ reads and commands, absent from lists, counts, ledger and work queue. A refused 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -54,17 +55,28 @@ def _suspend(api: Api, cid: UUID) -> None:
 
 
 Setup = Callable[[Api, UUID], None] | None
+
+
+def _on(day: date) -> Setup:
+    """The command records a fact of ``day``: the clock has reached it (R21)."""
+
+    def setup(api: Api, cid: UUID) -> None:
+        api.clock.today = day
+
+    return setup
+
+
 COMMANDS: dict[str, tuple[dict[str, Any], Setup]] = {
     "hires": ({"hired_on": "2025-03-01", "fte": "1", "profile": "nurse", "reason": "embauche"}, None),
     "replacements": ({"on": "2025-05-02", "fte": "0.5", "profile": "secretary"}, _hire),
     "departures": ({"left_on": "2025-05-02"}, _hire),
     "trainings": ({"completed_on": "2025-05-20"}, _hire),
     "objectives": ({"from_year": 3, "target_patients": 1200, "on": "2025-06-01"}, None),
-    "attainments": ({"year": 1, "observed_patients": 1050, "on": "2026-03-02"}, None),
+    "attainments": ({"year": 1, "observed_patients": 1050, "on": "2026-03-02"}, _on(date(2026, 3, 2))),
     "payments": ({"instalment": "y1-full", "paid_on": "2025-04-01", "reference": "VIR-1"}, None),
     "suspensions": ({"from_date": "2025-05-01", "ground": "long_absence", "agreement_date": "2025-05-01"}, None),
     "reactivations": ({"from_date": "2025-08-01"}, _suspend),
-    "reviews": ({"held_on": "2025-09-05", "notes": "RAS"}, None),
+    "reviews": ({"held_on": "2025-09-05", "notes": "RAS"}, _on(date(2025, 9, 5))),
     "amendments": ({"option": "HALF", "from_date": "2026-03-01"}, None),
     "terminations": ({"on": "2025-12-31", "by": "cpam", "ground": "déménagement"}, None),
 }

@@ -10,6 +10,7 @@ import structlog
 from tests.api.conftest import RPPS, Api, sign_body
 
 HIRE = {"hired_on": "2025-03-01", "fte": "1", "profile": "nurse", "reason": "embauche de Mme X"}
+OBJECTIVE = {"from_year": 3, "target_patients": 1200, "on": "2025-06-01"}  # a command valid on TODAY (R21)
 
 
 # ----------------------------------------------------------------------------- idempotency
@@ -46,8 +47,8 @@ def test_same_key_other_body_is_422_and_writes_nothing(api: Api) -> None:
 
 def test_keys_belong_to_their_user(api: Api) -> None:
     """Two users choosing the same key never replay each other's results."""
-    body = {"held_on": "2025-09-05"}
-    one = api.post(f"/conventions/{api.a}/reviews", body, "op281", **{"Idempotency-Key": "same"})
+    body = {"from_year": 3, "target_patients": 1200, "on": "2025-06-01"}
+    one = api.post(f"/conventions/{api.a}/objectives", body, "op281", **{"Idempotency-Key": "same"})
     two = api.post(f"/conventions/{api.a}/hires", HIRE, "admin", **{"Idempotency-Key": "same"})
     assert one.status_code == two.status_code == 200
     assert two.json()["version"] == one.json()["version"] + 1
@@ -72,13 +73,11 @@ def test_etag_is_the_version_and_if_match_guards_commands(api: Api) -> None:
     ok = api.post(f"/conventions/{api.a}/hires", HIRE, "op281", **{"If-Match": etag})
     assert ok.status_code == 200 and ok.headers["ETag"] == f'"{r.json()["version"] + 1}"'
     events = api.events(api.a)
-    stale = api.post(f"/conventions/{api.a}/reviews", {"held_on": "2025-09-05"}, "op281", **{"If-Match": etag})
+    stale = api.post(f"/conventions/{api.a}/objectives", OBJECTIVE, "op281", **{"If-Match": etag})
     assert stale.status_code == 412
     assert stale.json()["code"] == "stale_version"
     assert api.events(api.a) == events
-    fresh = api.post(
-        f"/conventions/{api.a}/reviews", {"held_on": "2025-09-05"}, "op281", **{"If-Match": ok.headers["ETag"]}
-    )
+    fresh = api.post(f"/conventions/{api.a}/objectives", OBJECTIVE, "op281", **{"If-Match": ok.headers["ETag"]})
     assert fresh.status_code == 200
 
 

@@ -18,7 +18,8 @@ RUNNER = CliRunner()
 
 @pytest.fixture
 def run(tmp_path: Path):  # noqa: ANN201
-    env = {"CONVENTIONS_DATA_DIR": str(tmp_path / "data")}
+    # a virtual today after the scripted facts (R21: none is dated after today)
+    env = {"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2029-01-02"}
 
     def invoke(*args: str, code: int = 0) -> str:
         result = RUNNER.invoke(cli, list(args), env=env)

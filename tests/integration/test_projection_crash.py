@@ -21,6 +21,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta, Convention
 from domain.values import Option, Profile
 from projections import conventions_list, history
+from tests.conftest import FixedClock
 from tests.integration.test_projection_models import build_portfolio, rpps, sign
 
 META = CommandMeta(actor="agent.crash", reason="charge")
@@ -168,8 +169,10 @@ def test_a_killed_rebuild_leaves_the_live_tables_alone(settings: Settings, monke
 
 
 def test_gaps_in_notification_ids_are_harmless(settings: Settings) -> None:
-    app = build_app(settings, clock=lambda: date(2026, 6, 30))
+    clock = FixedClock(date(2026, 6, 30))
+    app = build_app(settings, clock=clock)
     ids = build_portfolio(app)
+    clock.today = date(2026, 7, 3)  # the reviews below are held in the following days (R21)
     runner = build_projections(settings, app=app, batch_size=5)
     runner.catch_up()
     before = runner.head()

@@ -60,11 +60,17 @@ def scenario(app: ConventionsApp, meta: CommandMeta) -> tuple[list[UUID], dict[d
 
     at(date(2023, 2, 15), app.hire, a, hired_on=date(2023, 2, 15), fte=Decimal(1), profile="nurse")
     at(date(2023, 6, 1), app.hire, c, hired_on=date(2023, 6, 1), fte=Decimal(1), profile="secretary")
-    at(date(2024, 5, 1), app.suspend, a, from_date=date(2024, 5, 1), ground="long_absence",
-       agreement_date=date(2024, 5, 3))  # fmt: skip
+    at(
+        date(2024, 5, 3),
+        app.suspend,
+        a,
+        from_date=date(2024, 5, 1),
+        ground="long_absence",
+        agreement_date=date(2024, 5, 3),
+    )  # fmt: skip  (recorded once agreed: R21)
     at(date(2024, 9, 1), app.reactivate, a, from_date=date(2024, 9, 1))
     at(
-        date(2025, 1, 31),
+        date(2025, 2, 1),
         app.suspend,
         b,
         from_date=date(2025, 1, 31),
