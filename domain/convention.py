@@ -603,7 +603,7 @@ class Convention(BaseAggregate[UUID]):
                 "termination_before_recorded_year",
                 f"L'année {min(later)} a déjà débuté : la résiliation ne peut la précéder.",
             )
-        recorded = [(day, what) for day, what in self._recorded_facts() if day > on]
+        recorded = [(day, what) for day, what in self.recorded_facts() if day > on]
         if recorded:
             day, what = max(recorded)
             raise ForbiddenTransition(
@@ -688,7 +688,7 @@ class Convention(BaseAggregate[UUID]):
         self._check_date(meta, day, field_, label, before_effective=before_effective)
         _not_after_today(meta, day, field_, label)
 
-    def _recorded_facts(self) -> list[tuple[date, str]]:
+    def recorded_facts(self) -> list[tuple[date, str]]:
         """Business dates a termination may not precede (R22)."""
         out: list[tuple[date, str]] = []
         for p in self.pauses:

@@ -414,3 +414,28 @@ def test_r28_no_secretary_is_due_when_the_assistant_was_not_the_practice_secreta
     app.hire(cid, meta, hired_on=date(2025, 3, 1), fte=D(1), profile=Profile.SECRETARY)
     assert app.get(cid).secretary_due_by is None
     refused(lambda: app.declare_secretary_hired(cid, meta, hired_on=date(2025, 5, 1)), "no_secretary_to_replace")
+
+
+# ---------------------------------------------------------------- stored data written before these rules
+def poisoned(app: ConventionsApp, meta: CommandMeta) -> UUID:
+    """The finding's convention, as a store written before the fix holds it: THIRD from 2023-03-18 on a
+    convention effective 2025-03-01 (the command's checks bypassed)."""
+    cid = sign(app, meta)
+    conv = app.get(cid)
+    conv._trigger(ev.OptionChanged, meta, date(2023, 3, 18), option=Option.THIRD)
+    app.save(conv)
+    return cid
+
+
+def test_stored_data_that_breaks_the_rules_still_loads_and_the_audit_names_it(
+    app: ConventionsApp, meta: CommandMeta
+) -> None:
+    from domain.audit import audit
+    from domain.views import convention_view
+
+    bad, good = poisoned(app, meta), sign(app, meta, number="C-2", rpps="10000000017")
+    assert convention_view(app.get(bad))["number"] == "C-1"  # loads, replays and shows
+    assert [e.originator_version for e in app.history(bad)] == [1, 2]
+    codes = {f.code for f in audit(app.history(bad))}
+    assert codes == {"date_before_effective", "unprocessable:option_not_offered"}
+    assert audit(app.history(good)) == []

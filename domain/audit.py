@@ -1,0 +1,90 @@
+"""What a stored history holds that today's rules would refuse (R21, R22, R29, R1/R8).
+
+A store written before a rule was enforced still loads, replays and shows: events are forever.
+This check names what breaks the rules, so an operator can correct it by a new event (an amendment,
+a termination) instead of the software failing on it later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from domain import events as ev
+from domain.convention import Convention
+from domain.errors import DomainError
+from domain.regimes import THIRD_CLOSED_ON
+from domain.text import NAME_MAX, REASON_MAX, check_text
+from domain.values import Option
+
+# Events whose business date is a fact: it cannot be later than the day it was recorded (R21).
+FACTS = (ev.AssistantHired, ev.AssistantLeft, ev.TrainingCompleted, ev.AttainmentRecorded, ev.PaymentRecorded,
+         ev.ReviewHeld, ev.SecretaryHired)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    version: int | None = None  # the event that carries it, when one does
+
+
+def audit(events: list[ev.Event]) -> list[Finding]:
+    """Findings on one convention's history (empty: nothing today's rules would refuse)."""
+    if not events or not isinstance(events[0], ev.Signed):
+        return []
+    conv = Convention.replay(events)
+    out: list[Finding] = []
+    signed = events[0]
+    if signed.option is Option.THIRD and signed.effective_date >= THIRD_CLOSED_ON:
+        out.append(Finding("third_option_closed", "Option 1/3 ETP souscrite après le 01/05/2023 (R1/R8).", 1))
+    if (signed.effective_from - signed.effective_date).days > 366:
+        out.append(Finding("invalid_effective_date", "Prise d'effet plus d'un an après la signature (R21).", 1))
+    last_change: date | None = None
+    for e in events:
+        out += _text_findings(e)
+        day, v = e.effective_date, e.originator_version
+        what = f"{type(e).__name__} du {day:%d/%m/%Y}"
+        if isinstance(e, FACTS) and day > e.timestamp.date():
+            out.append(Finding("fact_after_recording", f"{what}, enregistré le {e.timestamp:%d/%m/%Y} (R21).", v))
+        if isinstance(e, ev.OptionChanged | ev.Suspended | ev.ReviewHeld) and day < conv.effective_from:
+            effective = f"{conv.effective_from:%d/%m/%Y}"
+            out.append(Finding("date_before_effective", f"{what}, avant la prise d'effet du {effective} (R21).", v))
+        if isinstance(e, ev.OptionChanged):
+            if last_change is not None and day < last_change:
+                out.append(
+                    Finding("option_changes_out_of_order", f"{what}, enregistré après un avenant daté plus tard.", v)
+                )
+            last_change = max(day, last_change or day)
+    if conv.terminated_on is not None:
+        later = [(d, what) for d, what in conv.recorded_facts() if d > conv.terminated_on]
+        if later:
+            d, what = max(later)
+            message = f"Résiliation au {conv.terminated_on:%d/%m/%Y} antérieure à : {what} du {d:%d/%m/%Y} (R22)."
+            out.append(Finding("termination_before_recorded_event", message))
+    try:  # can the schedule still be computed? (the nightly run and the dashboard need it)
+        conv.next_due_on()
+        conv.planned_instalments()
+    except DomainError as error:
+        out.append(Finding(f"unprocessable:{error.code}", f"Échéancier impossible à calculer : {error.message}"))
+    return out
+
+
+def _text_findings(e: ev.Event) -> list[Finding]:
+    fields = {"actor": NAME_MAX, "reason": REASON_MAX}
+    if isinstance(e, ev.Signed):
+        fields["doctor_name"] = NAME_MAX
+    elif isinstance(e, ev.ReviewHeld):
+        fields["notes"] = REASON_MAX
+    elif isinstance(e, ev.PaymentRecorded):
+        fields["payment_reference"] = NAME_MAX
+    elif isinstance(e, ev.Terminated):
+        fields["ground"] = REASON_MAX
+    out = []
+    for name, limit in fields.items():
+        try:
+            check_text(getattr(e, name), name, name, max_length=limit, required=False,
+                       multiline=name in ("notes", "reason"))  # fmt: skip
+        except DomainError as error:
+            out.append(Finding("invalid_text", f"{type(e).__name__}.{error.message} (R29)", e.originator_version))
+    return out
