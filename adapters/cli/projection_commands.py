@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.cli.common import DATE_FORMATS, DataDir, Json, print_json, settings_for
+from adapters.cli.common import DATE_FORMATS, DataDir, Json, open_app, print_json, settings_for
 from adapters.composition import build_projections
 from projections import conventions_list, portfolio
 
@@ -162,14 +162,22 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
     @app.command()
     def verify(
         projections: Annotated[bool, typer.Option("--projections", help="Rejouer tout et comparer aux vues.")] = False,
+        rules: Annotated[
+            bool, typer.Option("--rules", help="Signaler les historiques que les règles actuelles refuseraient.")
+        ] = False,
         batch_size: Batch = 500,
         data_dir: DataDir = None,
         as_json: Json = False,
     ) -> None:
-        """Vérifier les vues : tout rejouer dans des tables neuves et signaler chaque ligne qui diffère."""
-        if not projections:
-            typer.echo("error[nothing_to_verify]: préciser ce qu'il faut vérifier (--projections).", err=True)
+        """Vérifier les vues (--projections) ou les historiques au regard des règles (--rules)."""
+        if projections == rules:
+            typer.echo(
+                "error[nothing_to_verify]: préciser ce qu'il faut vérifier (--projections ou --rules).", err=True
+            )
             raise typer.Exit(2)
+        if rules:
+            _verify_rules(data_dir, as_json)
+            return
         runner = _runner(data_dir, batch_size)
         bar, task = _progress("vérification", runner.head() * len(runner.models), as_json)
         done = {"n": 0}
@@ -190,6 +198,31 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
             typer.echo("Vues conformes : un rejeu complet donne exactement les mêmes lignes.")
         if diffs:
             raise typer.Exit(1)
+
+
+def _verify_rules(data_dir: Any, as_json: bool) -> None:
+    """Every convention's history through ``domain.audit``: stored data still loads, and what today's
+    rules would refuse is named (exit 1 when anything is found)."""
+    from domain.audit import audit
+
+    app = open_app(data_dir)
+    found = []
+    for cid in app.convention_ids():
+        events = app.history(cid)
+        for f in audit(events):
+            found.append({"id": str(cid), "number": events[0].number, "code": f.code, "message": f.message,
+                          "version": f.version})  # fmt: skip
+    if as_json:
+        print_json({"ok": not found, "findings": found})
+    elif found:
+        for f in found:
+            at = f" (version {f['version']})" if f["version"] else ""
+            typer.echo(f"{f['number']} {f['id']}{at} [{f['code']}] {f['message']}")
+        typer.echo(f"{len(found)} écart(s) aux règles.", err=True)
+    else:
+        typer.echo("Historiques conformes aux règles en vigueur.")
+    if found:
+        raise typer.Exit(1)
 
 
 def _print_dashboard(dash: dict[str, Any]) -> None:
