@@ -200,7 +200,7 @@ class Convention(BaseAggregate[UUID]):
         check_signature_eligibility(
             specialty=specialty, sector=sector, optam=optam, ccam_share=ccam_share,
             newly_installed=newly_installed, percentile=percentile, option=option,
-            signed_on=signed_on, effective=effective_from, dedicated_room=dedicated_room,
+            signed_on=signed_on, dedicated_room=dedicated_room,
         )  # fmt: skip
         if effective_from < signed_on and (signed_on - effective_from).days > 366:
             raise InvalidInput(

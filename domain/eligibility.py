@@ -31,7 +31,6 @@ def check_signature_eligibility(
     percentile: int,
     option: Option,
     signed_on: date,
-    effective: date,
     dedicated_room: bool,
 ) -> None:
     """Raise NotEligible with a reason the operator can read, or return quietly."""

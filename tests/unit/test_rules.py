@@ -147,7 +147,7 @@ def _eligibility(**over: object) -> None:
     args: dict[str, object] = {
         "specialty": "general_practice", "sector": 1, "optam": False, "ccam_share": None,
         "newly_installed": False, "percentile": 50, "option": Option.FULL, "signed_on": date(2025, 2, 1),
-        "effective": date(2025, 3, 1), "dedicated_room": True,
+        "dedicated_room": True,
     }  # fmt: skip
     args.update(over)
     check_signature_eligibility(**args)  # type: ignore[arg-type]
@@ -168,7 +168,7 @@ def _eligibility(**over: object) -> None:
         ({"specialty": "ent", "ccam_share": 35.5}, "ineligible_technical_fees"),
         ({"specialty": "gynaecology", "ccam_share": 20.0}, "ineligible_technical_fees"),
         ({"percentile": 29}, "ineligible_patient_count"),
-        ({"option": Option.THIRD, "signed_on": date(2023, 6, 1), "effective": date(2023, 6, 1)}, "third_option_closed"),
+        ({"option": Option.THIRD, "signed_on": date(2023, 6, 1)}, "third_option_closed"),
         ({"dedicated_room": False}, "dedicated_room_required"),
     ],
 )
@@ -186,7 +186,7 @@ def test_r8_r9_refusals_name_the_reason(over: dict[str, object], code: str) -> N
         {"sector": 2, "optam": True},
         {"specialty": "surgery", "ccam_share": 19.9},
         {"percentile": 10, "newly_installed": True},
-        {"option": Option.THIRD, "signed_on": date(2023, 4, 1), "effective": date(2023, 4, 15)},
+        {"option": Option.THIRD, "signed_on": date(2023, 4, 1)},
     ],
 )
 def test_r8_eligible_cases(over: dict[str, object]) -> None:
