@@ -497,13 +497,6 @@ class Convention(BaseAggregate[UUID]):
         """Amendment: the new option applies to contract years starting from ``from_date``."""
         self._refuse_if_terminated()
         option = Option(option)
-        if from_date < self.effective_from:
-            raise InvalidInput(
-                "invalid_date",
-                f"L'avenant ne peut prendre effet avant la prise d'effet de la convention "
-                f"({self.effective_from:%d/%m/%Y}).",
-                "from",
-            )
         self._check_date(meta, from_date, "from", "L'avenant")
         if option is Option.THIRD and self.signed_on >= THIRD_CLOSED_ON:
             raise ForbiddenTransition(
@@ -567,19 +560,7 @@ class Convention(BaseAggregate[UUID]):
         ground = check_text(ground, "ground", "Motif de résiliation", max_length=REASON_MAX, required=True)
         if on < self.signed_on:
             raise InvalidInput("invalid_date", "Résiliation antérieure à la signature.", "date")
-        if on < self.effective_from:
-            raise InvalidInput(
-                "invalid_date",
-                f"Résiliation antérieure à la prise d'effet ({self.effective_from:%d/%m/%Y}).",
-                "date",
-            )
-        end = self.current_term_end(meta.today)
-        if end is not None and on > end:
-            raise InvalidInput(
-                "date_after_term",
-                f"La résiliation ne peut suivre la fin de la période en cours ({end:%d/%m/%Y}).",
-                "date",
-            )
+        self._check_date(meta, on, "date", "La résiliation")  # may be dated ahead, within the term (R21)
         if letter_date is not None:
             _not_after_today(meta, letter_date, "letter_date", "Le courrier de résiliation")
         if by is TerminatedBy.DOCTOR:

@@ -38,7 +38,9 @@ def test_r21_an_option_change_before_the_effective_date_is_refused_and_nothing_i
     cid = sign(app, meta)  # effective 2025-03-01, no year started yet
     before = versions(app, cid)
     for day in (date(2023, 3, 18), date(1950, 1, 1)):
-        error = refused(lambda d=day: app.change_option(cid, meta, option=Option.THIRD, from_date=d), "invalid_date")
+        error = refused(
+            lambda d=day: app.change_option(cid, meta, option=Option.THIRD, from_date=d), "date_before_effective"
+        )
         assert error.field == "from" and "01/03/2025" in error.message
     assert versions(app, cid) == before
     assert app.tick(meta, today=date(2026, 3, 1))["events"] > 0  # the nightly run still records
@@ -165,7 +167,7 @@ def test_r21_nothing_is_dated_before_the_effective_date(app: ConventionsApp, met
         "from",
     )
     refused(lambda: app.hold_review(cid, meta, held_on=date(2025, 2, 28)), "invalid_date", "held")
-    refused(lambda: app.terminate(cid, meta, on=date(2025, 2, 15), by="cpam", ground="x"), "invalid_date", "date")
+    refused(lambda: app.terminate(cid, meta, on=date(2025, 2, 15), by="cpam", ground="x"), "date_before_effective")
 
 
 # ---------------------------------------------------------------- R22: termination and what follows it
