@@ -145,14 +145,16 @@ class Entry:
             out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
         for due in sorted(self.pending):
             out.append(("review", due.isoformat(), due, due, due + grace))
-        for year in range(1, c.years_started + 1):  # every ended year (issue 4); R18 needs them too
+        # Attainment is asked for from year 3 only: years 1 and 2 are paid in full, whatever the
+        # patient list did (R4), so no operator must chase a figure for them.
+        for year in range(FIRST_MODULATED_YEAR, c.years_started + 1):
             if year in c.attainments:
                 continue
             end = self.year_starts.get(year + 1) or anniversary(c.effective_from, year, c.pauses, c.pause_clock)
             if end is None:
                 continue
             out.append(("attainment_missing", str(year), end, end, end + grace))
-            if year >= FIRST_MODULATED_YEAR and f"y{year}-balance" not in c.instalments:
+            if f"y{year}-balance" not in c.instalments:
                 out.append(("balance_waiting", str(year), end, end, end + grace))
         end = end_of_term(c.effective_from, self.term, c.pauses, c.pause_clock)
         if end is not None:
