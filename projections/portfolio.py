@@ -246,7 +246,9 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             reviews[c][0:2] = [int(on_time), int(late)]
         for c, overdue, pending in open_:
             reviews[c][2:4] = [int(overdue), int(pending)]
-        case = " ".join(f"WHEN attainment_bp < {hi} THEN '{label}'" for _, hi, label in BUCKETS)
+        # Buckets by their rank, labelled here: ordered as numbers (0-24, 25-49, ..., 100), not as text.
+        case = " ".join(f"WHEN attainment_bp < {hi} THEN {rank}" for rank, (_, hi, _) in enumerate(BUCKETS))
+        case += f" ELSE {len(BUCKETS) - 1}"
         attainment = tx.fetchall(
             f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
             f"GROUP BY cpam_code, CASE {case} END ORDER BY cpam_code, 2",
@@ -279,7 +281,9 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             {"cpam_code": c, "held_on_time": a, "held_late": b, "overdue": o, "pending": pn}
             for c, (a, b, o, pn) in sorted(reviews.items())
         ],
-        "attainment_years_3_plus": [{"cpam_code": c, "bucket": b, "count": int(n)} for c, b, n in attainment],
+        "attainment_years_3_plus": [
+            {"cpam_code": c, "bucket": BUCKETS[int(b)][2], "count": int(n)} for c, b, n in attainment
+        ],
         "suspensions": [
             {"convention_id": i, "cpam_code": c, "since": date.fromisoformat(s),
              "days": (today - date.fromisoformat(s)).days}
