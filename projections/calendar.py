@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import structlog
 
 from domain import events as ev
 from domain.amounts import FIRST_MODULATED_YEAR
@@ -28,6 +29,8 @@ from domain.due import CalendarState
 from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
 from projections.history import d
 from projections.store import ProjectionStore, Table, Tx
+
+log = structlog.get_logger()
 
 CONVENTIONS = Table(
     "cal_conventions",
@@ -236,20 +239,43 @@ class Calendar(ReadModel):
             self._write_part(tx, ids[i : i + FLUSH_ROWS], dirty=dirty)
 
     def _write_part(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
-        rows, alerts = [], []
+        rows, alerts, computed = [], [], []
         for cid in ids:
             entry = self.cache[cid]
+            unprocessable = False
             if not dirty:
-                entry.next_due_on = entry.cal.next_due_on()
-                for kind, ref, when, starts, overdue in entry.alerts():
-                    alerts.append((cid, kind, ref, entry.number, entry.cpam_code, when.isoformat(),
-                                   starts.isoformat(), overdue and overdue.isoformat()))  # fmt: skip
+                try:
+                    next_due_on, its_alerts = entry.cal.next_due_on(), entry.alerts()
+                except Exception as error:  # noqa: BLE001 - one convention must not stop the read model
+                    # Left "being recomputed" with its last alerts: conventions_due returns it, so the
+                    # nightly run tries it (and records its failure for an operator if it fails too).
+                    code, message = describe_error(error)
+                    log.warning("calendar.unprocessable", convention_id=cid, number=entry.number, code=code,
+                                message=message)  # fmt: skip
+                    unprocessable = True
+                else:
+                    entry.next_due_on = next_due_on
+                    computed.append(cid)
+                    for kind, ref, when, starts, overdue in its_alerts:
+                        alerts.append((cid, kind, ref, entry.number, entry.cpam_code, when.isoformat(),
+                                       starts.isoformat(), overdue and overdue.isoformat()))  # fmt: skip
             nxt = entry.next_due_on and entry.next_due_on.isoformat()
-            rows.append((cid, entry.number, entry.cpam_code, entry.status, nxt, int(dirty), entry.dump()))
+            row_dirty = int(dirty or unprocessable)
+            rows.append((cid, entry.number, entry.cpam_code, entry.status, nxt, row_dirty, entry.dump()))
         tx.upsert(CONVENTIONS, rows)
         if not dirty:
-            tx.delete_keys(ALERTS, "convention_id", ids)
+            tx.delete_keys(ALERTS, "convention_id", computed)
             tx.upsert(ALERTS, alerts)
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(code, message) of what went wrong with one convention: a domain error's own code, or the
+    exception's class for anything else (a stored fact the rules cannot handle)."""
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None)
+    if isinstance(code, str) and isinstance(message, str):
+        return code, message
+    return type(error).__name__, str(error) or type(error).__name__
 
 
 # ---------------------------------------------------------------------- queries
