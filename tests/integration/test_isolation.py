@@ -233,3 +233,15 @@ def test_attainment_buckets_come_in_numeric_order(clock: FixedClock) -> None:
     assert [b["bucket"] for b in board["attainment_years_3_plus"]] == ["0-24 %", "25-49 %", "75-99 %", "100 %"]
     assert sum(b["count"] for b in board["attainment_years_3_plus"]) == 4
     runner.store.close()
+
+
+def test_nightly_failures_are_recorded_and_shown_on_postgres(portfolio_of_three: Any, pg_settings: Settings) -> None:
+    app, (_, bad, _) = portfolio_of_three
+    runner = Runner(app, build_projection_store(pg_settings), all_models())
+    runner.catch_up()
+    assert calendar.work_queue(runner.store, TODAY)  # no failures table yet: the alerts alone
+    report = NightlyJob(app, lambda day: calendar.conventions_due(runner.store, day), runner.catch_up)(TODAY)
+    assert [f.number for f in report.failures] == ["C-1"] and report.conventions == 2
+    items = [i for i in calendar.work_queue(runner.store, TODAY, {"281"}) if i["kind"] == "nightly_failure"]
+    assert [(i["convention_id"], i["number"]) for i in items] == [(bad, "C-1")]
+    runner.store.close()
