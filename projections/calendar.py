@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import structlog
 
 from domain import events as ev
 from domain.amounts import FIRST_MODULATED_YEAR
@@ -28,6 +29,8 @@ from domain.due import CalendarState
 from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
 from projections.history import d
 from projections.store import ProjectionStore, Table, Tx
+
+log = structlog.get_logger()
 
 CONVENTIONS = Table(
     "cal_conventions",
@@ -145,14 +148,16 @@ class Entry:
             out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
         for due in sorted(self.pending):
             out.append(("review", due.isoformat(), due, due, due + grace))
-        for year in range(1, c.years_started + 1):  # every ended year (issue 4); R18 needs them too
+        # Attainment is asked for from year 3 only: years 1 and 2 are paid in full, whatever the
+        # patient list did (R4), so no operator must chase a figure for them.
+        for year in range(FIRST_MODULATED_YEAR, c.years_started + 1):
             if year in c.attainments:
                 continue
             end = self.year_starts.get(year + 1) or anniversary(c.effective_from, year, c.pauses, c.pause_clock)
             if end is None:
                 continue
             out.append(("attainment_missing", str(year), end, end, end + grace))
-            if year >= FIRST_MODULATED_YEAR and f"y{year}-balance" not in c.instalments:
+            if f"y{year}-balance" not in c.instalments:
                 out.append(("balance_waiting", str(year), end, end, end + grace))
         end = end_of_term(c.effective_from, self.term, c.pauses, c.pause_clock)
         if end is not None:
@@ -234,20 +239,43 @@ class Calendar(ReadModel):
             self._write_part(tx, ids[i : i + FLUSH_ROWS], dirty=dirty)
 
     def _write_part(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
-        rows, alerts = [], []
+        rows, alerts, computed = [], [], []
         for cid in ids:
             entry = self.cache[cid]
+            unprocessable = False
             if not dirty:
-                entry.next_due_on = entry.cal.next_due_on()
-                for kind, ref, when, starts, overdue in entry.alerts():
-                    alerts.append((cid, kind, ref, entry.number, entry.cpam_code, when.isoformat(),
-                                   starts.isoformat(), overdue and overdue.isoformat()))  # fmt: skip
+                try:
+                    next_due_on, its_alerts = entry.cal.next_due_on(), entry.alerts()
+                except Exception as error:  # noqa: BLE001 - one convention must not stop the read model
+                    # Left "being recomputed" with its last alerts: conventions_due returns it, so the
+                    # nightly run tries it (and records its failure for an operator if it fails too).
+                    code, message = describe_error(error)
+                    log.warning("calendar.unprocessable", convention_id=cid, number=entry.number, code=code,
+                                message=message)  # fmt: skip
+                    unprocessable = True
+                else:
+                    entry.next_due_on = next_due_on
+                    computed.append(cid)
+                    for kind, ref, when, starts, overdue in its_alerts:
+                        alerts.append((cid, kind, ref, entry.number, entry.cpam_code, when.isoformat(),
+                                       starts.isoformat(), overdue and overdue.isoformat()))  # fmt: skip
             nxt = entry.next_due_on and entry.next_due_on.isoformat()
-            rows.append((cid, entry.number, entry.cpam_code, entry.status, nxt, int(dirty), entry.dump()))
+            row_dirty = int(dirty or unprocessable)
+            rows.append((cid, entry.number, entry.cpam_code, entry.status, nxt, row_dirty, entry.dump()))
         tx.upsert(CONVENTIONS, rows)
         if not dirty:
-            tx.delete_keys(ALERTS, "convention_id", ids)
+            tx.delete_keys(ALERTS, "convention_id", computed)
             tx.upsert(ALERTS, alerts)
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(code, message) of what went wrong with one convention: a domain error's own code, or the
+    exception's class for anything else (a stored fact the rules cannot handle)."""
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None)
+    if isinstance(code, str) and isinstance(message, str):
+        return code, message
+    return type(error).__name__, str(error) or type(error).__name__
 
 
 # ---------------------------------------------------------------------- queries
@@ -290,7 +318,10 @@ def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any
 
 
 def work_queue(store: ProjectionStore, today: date, cpams: set[str] | None = None) -> list[dict[str, Any]]:
-    """The operator's work queue on ``today``: overdue items first, then by date. French messages."""
+    """The operator's work queue on ``today``: overdue items first, then by date. French messages.
+
+    Besides the calendar's alerts, each convention the nightly run could not process
+    (``NightlyFailures``) is an overdue item of kind ``nightly_failure`` with the error's message."""
     params: list[Any] = [today.isoformat()]
     scope = ""
     if cpams is not None:
@@ -304,6 +335,7 @@ def work_queue(store: ProjectionStore, today: date, cpams: set[str] | None = Non
             f"WHERE starts_on <= ?{scope}",
             params,
         )
+        failures = _failure_items(tx, today, cpams)
     items = []
     for cid, number, cpam, kind, ref, when, overdue_on in rows:
         overdue = overdue_on is not None and today.isoformat() >= overdue_on
@@ -311,5 +343,95 @@ def work_queue(store: ProjectionStore, today: date, cpams: set[str] | None = Non
         message = MESSAGES.get(kind + "!" if overdue else kind, MESSAGES[kind]).format(date=d(day), ref=ref)
         items.append({"convention_id": UUID(cid), "number": number, "cpam": cpam, "kind": kind, "date": day,
                       "overdue": overdue, "message": f"Convention {number} (CPAM {cpam}) : {message}"})  # fmt: skip
+    items += failures
     items.sort(key=lambda i: (not i["overdue"], i["date"], i["cpam"], i["number"], i["kind"]))
+    return items
+
+
+# ---------------------------------------------------------------------- nightly failures
+FAILURES = "nightly_failures"
+FAILURE_KIND = "nightly_failure"
+
+
+class NightlyFailures:
+    """The conventions the nightly run could not process, shown in the operators' work queue.
+
+    Not a read model: that a run failed on a convention is not in the event log (the convention
+    could not be saved), so the table has one generation only, which ``rebuild`` and ``verify``
+    leave alone. The job writes a row when recording what fell due on a convention raises, and
+    deletes it when a later run processes that convention; every run retries the conventions
+    listed here, so the alert goes away by itself once the convention can be processed.
+    """
+
+    def __init__(self, store: ProjectionStore) -> None:
+        self.store = store
+        self._ready = False
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        with self.store.transaction() as tx:
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {FAILURES} (convention_id TEXT NOT NULL PRIMARY KEY, "
+                "code TEXT NOT NULL, message TEXT NOT NULL, first_failed_on TEXT NOT NULL, "
+                "last_failed_on TEXT NOT NULL, runs INTEGER NOT NULL)"
+            )
+        self._ready = True
+
+    def ids(self) -> list[UUID]:
+        """The conventions whose last run failed (the next run retries them)."""
+        self._ensure()
+        with self.store.reading() as tx:
+            return [UUID(r[0]) for r in tx.fetchall(f"SELECT convention_id FROM {FAILURES} ORDER BY convention_id")]
+
+    def record(self, convention_id: UUID, code: str, message: str, today: date) -> None:
+        """One more failed run on a convention (committed at once: a later crash keeps it)."""
+        self._ensure()
+        with self.store.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO {FAILURES} (convention_id, code, message, first_failed_on, last_failed_on, runs) "
+                "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (convention_id) DO UPDATE SET code = excluded.code, "
+                f"message = excluded.message, last_failed_on = excluded.last_failed_on, runs = {FAILURES}.runs + 1",
+                [str(convention_id), code, message, today.isoformat(), today.isoformat()],
+            )
+
+    def clear(self, convention_id: UUID) -> None:
+        """A run processed the convention: its alert goes."""
+        self._ensure()
+        with self.store.transaction() as tx:
+            tx.execute(f"DELETE FROM {FAILURES} WHERE convention_id = ?", [str(convention_id)])
+
+
+def _failures_exist(tx: Tx) -> bool:
+    """No run has failed yet on a store where the table was never created: nothing to show."""
+    if tx.store.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        sql = "SELECT to_regclass(CAST(? AS TEXT))"
+    rows = tx.fetchall(sql, [FAILURES])
+    return bool(rows) and rows[0][0] is not None
+
+
+def _failure_items(tx: Tx, today: date, cpams: set[str] | None) -> list[dict[str, Any]]:
+    """The work-queue items of the conventions the nightly run could not process (always overdue:
+    nothing falls due on them until an operator has them corrected)."""
+    if not _failures_exist(tx):
+        return []
+    rows = tx.fetchall(
+        f"SELECT f.convention_id, c.number, c.cpam_code, f.code, f.message, f.first_failed_on, f.last_failed_on, "
+        f"f.runs FROM {FAILURES} f LEFT JOIN {tx.t(CONVENTIONS.name)} c ON c.convention_id = f.convention_id "
+        "WHERE f.first_failed_on <= ?",
+        [today.isoformat()],
+    )
+    items = []
+    for cid, number, cpam, code, message, first, last, runs in rows:
+        if cpams is not None and cpam not in cpams:  # unknown to the calendar: only for those who see all
+            continue
+        number, cpam = number or cid, cpam or "?"
+        since = d(date.fromisoformat(first))
+        text = (f"Convention {number} (CPAM {cpam}) : l'échéancier nocturne échoue depuis le {since} "
+                f"({runs} passage(s), dernier le {d(date.fromisoformat(last))}) : {message.rstrip('.')} "
+                f"[{code}]. Rien n'y est enregistré tant qu'elle n'est pas corrigée.")  # fmt: skip
+        items.append({"convention_id": UUID(cid), "number": number, "cpam": cpam, "kind": FAILURE_KIND,
+                      "date": date.fromisoformat(first), "overdue": True, "message": text})  # fmt: skip
     return items

@@ -39,6 +39,8 @@ from domain.regimes import tier_amount
 from domain.schedule import PlannedInstalment, plan_year
 from domain.values import Modulation, Option, Tier
 from projections.base import Item, StatefulModel, cents, euros
+from projections.calendar import CONVENTIONS as CALENDAR_CONVENTIONS
+from projections.calendar import Calendar, describe_error
 from projections.store import ProjectionStore, Table, Tx
 
 CONVENTIONS = Table(
@@ -246,7 +248,9 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             reviews[c][0:2] = [int(on_time), int(late)]
         for c, overdue, pending in open_:
             reviews[c][2:4] = [int(overdue), int(pending)]
-        case = " ".join(f"WHEN attainment_bp < {hi} THEN '{label}'" for _, hi, label in BUCKETS)
+        # Buckets by their rank, labelled here: ordered as numbers (0-24, 25-49, ..., 100), not as text.
+        case = " ".join(f"WHEN attainment_bp < {hi} THEN {rank}" for rank, (_, hi, _) in enumerate(BUCKETS))
+        case += f" ELSE {len(BUCKETS) - 1}"
         attainment = tx.fetchall(
             f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
             f"GROUP BY cpam_code, CASE {case} END ORDER BY cpam_code, 2",
@@ -263,6 +267,7 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
         bases = tx.fetchall(
             f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)}{scope} ORDER BY convention_id", p
         )
+    planned, arrears, unprocessable = _forecast(bases, today)
     return {
         "today": today,
         "conventions": [
@@ -279,36 +284,99 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             {"cpam_code": c, "held_on_time": a, "held_late": b, "overdue": o, "pending": pn}
             for c, (a, b, o, pn) in sorted(reviews.items())
         ],
-        "attainment_years_3_plus": [{"cpam_code": c, "bucket": b, "count": int(n)} for c, b, n in attainment],
+        "attainment_years_3_plus": [
+            {"cpam_code": c, "bucket": BUCKETS[int(b)][2], "count": int(n)} for c, b, n in attainment
+        ],
         "suspensions": [
             {"convention_id": i, "cpam_code": c, "since": date.fromisoformat(s),
              "days": (today - date.fromisoformat(s)).days}
             for i, c, s in suspended
         ],
-        "forecast": forecast([orjson.loads(s) for _, s in bases], today),
+        "forecast": planned,
+        "arrears": arrears,
+        "unprocessable": _named(store, unprocessable),
     }  # fmt: skip
 
 
 def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> list[dict[str, Any]]:
     """Aid still to pay per CPAM and calendar year (this year and the next ``years - 1``), assuming
-    full attainment from year 3; unpaid instalments due before this year are ``arrears`` (year 0).
-
-    Instalments already recorded count at their recorded amount unless paid or cancelled.
-    Conventions under an open suspension are projected only up to what is already dated.
-    """
-    first, last = today.year, today.year + years - 1
-    horizon = date(last, 12, 31)
+    full attainment from year 3. Raises on a convention the rules cannot project (``dashboard``
+    isolates it instead)."""
     totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
     for st in states:
-        cpam = st["cpam_code"]
-        for amount, due in st["open"].values():
-            y = int(due[:4])
-            if y <= last:
-                totals[(cpam, y if y >= first else 0)] += euros(amount)
-        if st["terminated_on"] is not None:
-            continue
-        _plan_future(st, first, horizon, totals)
+        _forecast_one(st, today.year, today.year + years - 1, totals, defaultdict(Decimal))
     return [{"cpam_code": c, "year": y, "amount": a} for (c, y), a in sorted(totals.items()) if a]
+
+
+def _forecast(
+    bases: Sequence[tuple[str, str]], today: date, years: int = 5
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The forecast, the arrears and the conventions it could not compute, from ``(id, state)``.
+
+    Instalments already recorded count at their recorded amount unless paid or cancelled; unpaid
+    ones due before this year are ``arrears`` (per CPAM), not a forecast year. Conventions under an
+    open suspension are projected only up to what is already dated. A convention whose stored
+    facts the rules cannot project (an amendment to an option its regime does not offer...) counts
+    for nothing and is named in ``unprocessable``: the others are still shown.
+    """
+    first, last = today.year, today.year + years - 1
+    totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+    late: dict[str, Decimal] = defaultdict(Decimal)
+    unprocessable: list[dict[str, Any]] = []
+    for cid, state in bases:
+        mine: dict[tuple[str, int], Decimal] = defaultdict(Decimal)  # merged only once computed whole
+        mine_late: dict[str, Decimal] = defaultdict(Decimal)
+        try:
+            st = orjson.loads(state)
+            _forecast_one(st, first, last, mine, mine_late)
+        except Exception as error:  # noqa: BLE001 - one convention must not hide the others' figures
+            code, message = describe_error(error)
+            unprocessable.append({"id": cid, "number": None, "cpam_code": _cpam_of(state), "code": code,
+                                  "message": message})  # fmt: skip
+            continue
+        for key, amount in mine.items():
+            totals[key] += amount
+        for cpam, amount in mine_late.items():
+            late[cpam] += amount
+    planned = [{"cpam_code": c, "year": y, "amount": a} for (c, y), a in sorted(totals.items()) if a]
+    arrears = [{"cpam_code": c, "amount": a} for c, a in sorted(late.items()) if a]
+    return planned, arrears, unprocessable
+
+
+def _forecast_one(
+    st: dict[str, Any], first: int, last: int, totals: dict[tuple[str, int], Decimal], late: dict[str, Decimal]
+) -> None:
+    cpam = st["cpam_code"]
+    for amount, due in st["open"].values():
+        y = int(due[:4])
+        if y < first:
+            late[cpam] += euros(amount)
+        elif y <= last:
+            totals[(cpam, y)] += euros(amount)
+    if st["terminated_on"] is None:
+        _plan_future(st, first, date(last, 12, 31), totals)
+
+
+def _cpam_of(state: str) -> str | None:
+    try:
+        return orjson.loads(state)["cpam_code"]
+    except Exception:  # noqa: BLE001 - the state itself may be what cannot be read
+        return None
+
+
+def _named(store: ProjectionStore, unprocessable: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conventions' numbers, from the calendar read model (the portfolio does not keep them)."""
+    if not unprocessable:
+        return unprocessable
+    try:
+        with store.reading() as tx:
+            store.resolve(tx, Calendar.name, Calendar.tables)
+            rows = tx.select_in(CALENDAR_CONVENTIONS, "convention_id", [u["id"] for u in unprocessable],
+                                "convention_id, number")  # fmt: skip
+    except LookupError:  # the calendar was never built: ids only
+        rows = []
+    numbers = dict(rows)
+    return [{**u, "number": numbers.get(u["id"])} for u in unprocessable]
 
 
 def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tuple[str, int], Decimal]) -> None:

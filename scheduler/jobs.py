@@ -19,11 +19,14 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from eventsourcing.persistence import PersistenceError
 
 from domain import events as ev
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
+from projections.calendar import NightlyFailures, describe_error
+from projections.store import ProjectionStore
 
 FindDue = Callable[[date], Iterable[UUID]]
 """Which conventions have something due on or before a date (must never miss one)."""
@@ -37,14 +40,26 @@ SCHEDULED_TOPICS = [
     ev.YearStarted.TOPIC, ev.InstalmentDue.TOPIC, ev.InstalmentCancelled.TOPIC, ev.ReviewDue.TOPIC, ev.Renewed.TOPIC,
 ]  # fmt: skip
 
+# What one convention's stored facts can make the rules raise: the convention is skipped, its
+# failure logged, reported and recorded for an operator, and the run goes on. A refusal of the
+# domain (``DomainError``, a ``ValueError``), a fact the rules have no answer for (``LookupError``,
+# ``TypeError``, ``ArithmeticError``, ``AttributeError``), a broken invariant (``AssertionError``).
+# Anything else (the store unreachable, a crash) ends the run: the next run resumes.
+CONVENTION_ERRORS: tuple[type[Exception], ...] = (
+    ValueError, LookupError, TypeError, ArithmeticError, AttributeError, AssertionError,
+)  # fmt: skip
+
 log = structlog.get_logger()
 
 
 @dataclass
 class ConventionFailure:
+    """A convention a run could not process: skipped, the others go on."""
+
     convention_id: UUID
     code: str
     message: str
+    number: str | None = None  # the convention's number, when its signature can be read
 
 
 @dataclass
@@ -77,7 +92,8 @@ class RunReport:
             "by_type": dict(self.by_type),
             "stopped": self.stopped,
             "failures": [
-                {"convention_id": str(f.convention_id), "code": f.code, "message": f.message} for f in self.failures
+                {"convention_id": str(f.convention_id), "number": f.number, "code": f.code, "message": f.message}
+                for f in self.failures
             ],
             "seconds": {
                 "total": round(self.seconds_total, 4),
@@ -103,14 +119,19 @@ def run_due(
     catch_up: CatchUp | None = None,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    failures: NightlyFailures | None = None,
 ) -> RunReport:
     """Record what fell due up to ``today`` on every convention the source names. Idempotent.
 
     The read models are caught up before asking what is due (so the answer is fresh) and after
-    (so the work queue shows the run's effect). A refusal of one convention is logged and
-    reported; it does not stop the run. Anything else (store unreachable) ends the run: the next
-    run resumes where it stopped, and nothing is ever recorded twice. ``should_stop`` is checked
-    between conventions (a process asked to stop leaves the rest to the next run).
+    (so the work queue shows the run's effect). A convention that raises one of
+    ``CONVENTION_ERRORS`` (a refusal, stored facts the rules cannot handle) is skipped: logged
+    (``due.failed``), reported, and recorded in ``failures`` (the work queue's ``nightly_failure``
+    alerts) when given; the run goes on with the others. The conventions ``failures`` lists are
+    retried on every run, and a run that processes one clears its alert. Anything else (store
+    unreachable) ends the run: the next run resumes where it stopped, and nothing is ever recorded
+    twice. ``should_stop`` is checked between conventions (a process asked to stop leaves the rest
+    to the next run).
     """
     meta = meta or scheduler_meta(today)
     report = RunReport(today=today)
@@ -120,7 +141,8 @@ def run_due(
         catch_up()
         report.seconds_catch_up += time.perf_counter() - t
     t = time.perf_counter()
-    ids = list(dict.fromkeys(find_due(today)))  # de-duplicated, order kept
+    failed_before = set(failures.ids()) if failures is not None else set()
+    ids = list(dict.fromkeys([*find_due(today), *sorted(failed_before)]))  # de-duplicated, order kept
     report.seconds_find = time.perf_counter() - t
     report.found = len(ids)
     first_position = app.recorder.max_notification_id() or 0
@@ -132,10 +154,15 @@ def run_due(
         t = time.perf_counter()
         try:
             n = app.record_due(conv_id, meta, today=today)
-        except DomainError as error:
-            report.failures.append(ConventionFailure(conv_id, error.code, error.message))
-            log.warning("due.failed", convention_id=str(conv_id), code=error.code, error=error.message)
+        except PersistenceError:
+            raise  # the store, not this convention: the run ends, the next one resumes
+        except (DomainError, *CONVENTION_ERRORS) as error:
             n = 0
+            _skip(app, conv_id, error, report, failures)
+        else:
+            if conv_id in failed_before and failures is not None:
+                failures.clear(conv_id)
+                log.info("due.recovered", convention_id=str(conv_id))
         finally:
             report.seconds_record += time.perf_counter() - t
         if n:
@@ -151,6 +178,29 @@ def run_due(
         report.seconds_catch_up += time.perf_counter() - t
     report.seconds_total = time.perf_counter() - started
     return report
+
+
+def _skip(
+    app: ConventionsApp, conv_id: UUID, error: Exception, report: RunReport, failures: NightlyFailures | None
+) -> None:
+    """Log, report and record one convention the run could not process."""
+    code, message = describe_error(error)
+    failure = ConventionFailure(conv_id, code, message, _number(app, conv_id))
+    report.failures.append(failure)
+    unexpected = not isinstance(error, DomainError)  # a bug or bad data: the traceback helps
+    log.warning("due.failed", convention_id=str(conv_id), number=failure.number, code=code, message=message,
+                today=report.today.isoformat(), exc_info=unexpected)  # fmt: skip
+    if failures is not None:
+        failures.record(conv_id, code, message, report.today)
+
+
+def _number(app: ConventionsApp, conv_id: UUID) -> str | None:
+    """The convention's number, read from its first event (best effort: it may be what fails)."""
+    try:
+        first = next(iter(app.events.get(conv_id, lte=1)), None)
+    except Exception:  # noqa: BLE001 - only a label for the operator
+        return None
+    return getattr(first, "number", None)
 
 
 def _recorded_by_type(app: ConventionsApp, after: int, command_id: str) -> dict[str, int]:
@@ -179,6 +229,7 @@ def log_report(report: RunReport, **context: Any) -> None:
         events=report.events,
         by_type=data["by_type"],
         failures=len(report.failures),
+        failed=[f.number or str(f.convention_id) for f in report.failures],
         stopped=report.stopped,
         seconds=data["seconds"],
         **context,
@@ -187,14 +238,29 @@ def log_report(report: RunReport, **context: Any) -> None:
 
 @dataclass
 class NightlyJob:
-    """``run_due`` bound to one deployment's app and due source: what the process calls."""
+    """``run_due`` bound to one deployment's app and due source: what the process calls.
+
+    ``failures``: where the conventions a run could not process are recorded for the work queue.
+    When not given and ``catch_up`` is a projection runner's (as the composition root builds the
+    job), the runner's projection store is used, the one the work queue reads.
+    """
 
     app: ConventionsApp
     find_due: FindDue
     catch_up: CatchUp | None = None
     actor: str = "scheduler"
     should_stop: Callable[[], bool] | None = None
+    failures: NightlyFailures | None = None
+
+    def __post_init__(self) -> None:
+        if self.failures is None:
+            store = getattr(getattr(self.catch_up, "__self__", None), "store", None)
+            if isinstance(store, ProjectionStore):
+                self.failures = NightlyFailures(store)
 
     def __call__(self, today: date) -> RunReport:
         meta = scheduler_meta(today, self.actor)
-        return run_due(self.app, self.find_due, today, meta, catch_up=self.catch_up, should_stop=self.should_stop)
+        return run_due(
+            self.app, self.find_due, today, meta, catch_up=self.catch_up, should_stop=self.should_stop,
+            failures=self.failures,
+        )  # fmt: skip

@@ -33,6 +33,9 @@ log = structlog.get_logger()
 NIGHTLY_JOB_ID = "nightly-due"
 WATCHDOG_JOB_ID = "lock-watchdog"
 MISFIRE_GRACE_SECONDS = 6 * 3600
+# ``--once``: the run finished without processing some conventions (skipped, recorded for an
+# operator: see ``scheduler.jobs.run_due``). The long-running process keeps serving.
+EXIT_CONVENTIONS_FAILED = 1
 
 Job = Callable[[date], RunReport]
 
@@ -77,7 +80,8 @@ class SchedulerProcess:
 
     # ------------------------------------------------------------------ lifecycle
     def serve(self, *, once: bool = False) -> int:
-        """Run until stopped; returns the process exit code (0, or 3 when the lock was lost)."""
+        """Run until stopped; returns the process exit code (0, or 3 when the lock was lost; with
+        ``once``, 1 when the run could not process some conventions)."""
         self._install_signals()
         if not acquire(self.lock, poll_seconds=self.poll_seconds, should_stop=self.stopping.is_set,
                        sleep=self.stopping.wait):  # fmt: skip
@@ -88,8 +92,10 @@ class SchedulerProcess:
                 self.job = self._make_job()  # type: ignore[call-arg]
             if isinstance(self.job, NightlyJob):
                 self.job.should_stop = self.stopping.is_set  # a SIGTERM ends a run between conventions
-            self.run_once("startup")
-            if once or self.stopping.is_set():
+            report = self.run_once("startup")
+            if once:  # a cron-driven deployment or a demonstration: the exit code says how it went
+                return 3 if self.lost_lock else (EXIT_CONVENTIONS_FAILED if report and report.failures else 0)
+            if self.stopping.is_set():
                 return 3 if self.lost_lock else 0
             self.scheduler = self._build()
             nightly = CronTrigger(hour=self.hour, minute=self.minute, timezone=self.tz)

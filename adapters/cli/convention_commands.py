@@ -338,15 +338,51 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         reason: Reason = "",
         as_json: Json = False,
     ) -> None:
-        """Record what fell due on every convention up to a date. Idempotent."""
+        """Record what fell due on every convention up to a date. Idempotent (command id due:<today>).
+
+        A convention that cannot be processed is skipped, named on stderr and recorded for the work
+        queue (kind nightly_failure); the others are processed; the exit code is then 1.
+        """
+        from dataclasses import replace
+
         from rich.progress import Progress
 
-        app = open_app(data_dir)
-        m = meta(actor or "scheduler", reason or "échéancier")
-        with Progress(transient=True, disable=as_json) as progress:
-            task = progress.add_task("échéancier", total=None)
-            result = run(lambda: app.tick(m, today=today.date(), progress=lambda n: progress.advance(task, n)))
-        echo_result(result, as_json, f"{result['events']} événement(s) sur {result['conventions']} convention(s)")
+        from adapters.cli.common import settings_for, stderr_is_tty
+        from adapters.composition import build_projection_store
+        from adapters.logging import configure_logging
+        from projections.calendar import NightlyFailures
+        from scheduler.jobs import run_due, scheduler_meta
+
+        settings = settings_for(data_dir)
+        configure_logging(
+            settings.log_format, "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level
+        )
+        app, day = open_app(data_dir), today.date()
+        m = scheduler_meta(day, actor or "scheduler")  # the nightly job's command id: due:<today>
+        m = replace(m, reason=reason) if reason else m
+        store = build_projection_store(settings)
+        try:
+            console = Console(stderr=True)
+            with Progress(console=console, transient=True, disable=as_json or not stderr_is_tty()) as progress:
+                task = progress.add_task("échéancier", total=None)
+                report = run(lambda: run_due(
+                    app, lambda _day: list(app.convention_ids()), day, m,
+                    progress=lambda n: progress.advance(task, n), failures=NightlyFailures(store),
+                ))  # fmt: skip
+        finally:
+            store.close()
+        data = report.as_dict()
+        del data["seconds"]
+        echo_result(
+            data, as_json,
+            f"{report.found} convention(s) examinée(s) : {report.events} événement(s) enregistré(s) sur "
+            f"{report.conventions} convention(s), {len(report.failures)} non traitée(s).",
+        )  # fmt: skip
+        for f in report.failures:
+            typer.echo(f"error[{f.code}]: convention {f.number or f.convention_id} ({f.convention_id}) non traitée : "
+                       f"{f.message}", err=True)  # fmt: skip
+        if report.failures:
+            raise typer.Exit(1)
 
     @app.command()
     def show(

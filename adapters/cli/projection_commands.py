@@ -247,7 +247,15 @@ def _print_dashboard(dash: dict[str, Any]) -> None:
         t.add_row(a["cpam_code"], a["bucket"], str(a["count"]))
     console.print(t)
     console.print(f"Suspensions en cours : {len(dash['suspensions'])}")
-    t = Table("année", "CPAM", "reste à payer (€)", title="Prévision à atteinte complète (0 = arriérés)")
+    t = Table("année", "CPAM", "reste à payer (€)", title="Prévision à atteinte complète")
     for f in dash["forecast"]:
         t.add_row(str(f["year"]), f["cpam_code"], f"{f['amount']:.2f}")
     console.print(t)
+    for a in dash.get("arrears", []):
+        console.print(f"Arriérés CPAM {a['cpam_code']} (échéances impayées des années passées) : {a['amount']:.2f} €")
+    for u in dash.get("unprocessable", []):  # soft_wrap: the line stays whole, for people and for grep
+        console.print(
+            f"Attention : convention {u['number'] or u['id']} (CPAM {u['cpam_code']}) non calculée, "
+            f"absente de la prévision : {u['message']} [{u['code']}]",
+            style="yellow", soft_wrap=True, markup=False, highlight=False,
+        )  # fmt: skip

@@ -53,7 +53,8 @@ def test_due_lists_the_alerts_an_operator_must_act_on(tmp_path: Path) -> None:
     assert (a, "no_assistant", True) in kinds
     assert (b, "training_deadline", False) in kinds  # approaching (60 days)
     assert (a, "review", True) in kinds  # reviews of 2024-07-01... never held: overdue
-    assert (b, "attainment_missing", True) in kinds  # year 1 ended on 2025-01-01
+    # R4: years 1 and 2 (ended 2025-01-01, 2026-01-01) are paid in full: no attainment to ask for
+    assert not any(k == "attainment_missing" for _, k, _ in kinds)
     assert not any(k == "no_assistant" for cid, k, _ in kinds if cid == b)
     assert all(i["message"].startswith("Convention Q-") for i in out["items"])
 

@@ -172,7 +172,12 @@ def test_calendar_next_due_equals_the_aggregate_and_work_queue(built) -> None:  
     assert ("C-006", "no_assistant") in kinds  # effective 2025-06-01, nobody hired
     assert ("C-001", "review") in kinds
     assert not any(n == "C-005" for n, _ in kinds)  # terminated: nothing to do
-    assert ("C-001", "attainment_missing") in kinds  # years 1 and 2 never recorded
+    # R4: years 1 and 2 are paid in full, no attainment to chase (C-001 recorded none for them); year 3 is asked
+    assert ("C-001", "attainment_missing") not in kinds  # years 1-2 never recorded, year 3 recorded
+    assert ("C-002", "attainment_missing") in kinds  # year 3 ended 2026-03-01, none recorded
+    assert {i["message"] for i in queue if i["kind"] == "attainment_missing"} == {
+        "Convention C-002 (CPAM 281) : Atteinte de l'année 3 manquante : année terminée le 01/03/2026, en retard."
+    }
     assert ("C-002", "balance_waiting") in kinds  # year 3 ended 2026-03-01, no attainment
     assert not any(n == "C-001" and k == "training_deadline" for n, k in kinds)  # trained
     assert ("C-003", "training_deadline") in kinds  # hired 2024-01-10, deadline 2026-01-10 passed

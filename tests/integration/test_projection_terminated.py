@@ -35,11 +35,11 @@ def test_terminated_convention_settlement_and_arrears_stay_in_the_forecast_and_r
     runner.catch_up()
 
     board = portfolio.dashboard(runner.store, date(2026, 5, 1))
-    # y1-full (38 000, due 2025-04-01, unpaid) is in arrears (year 0); the settlement is due in 2026
-    assert board["forecast"] == [
-        {"cpam_code": "281", "year": 0, "amount": Decimal("38000.00")},
-        {"cpam_code": "281", "year": 2026, "amount": Decimal("3452.05")},
-    ]
+    # y1-full (38 000, due 2025-04-01, unpaid) is in arrears (their own figure, no "year 0" row);
+    # the settlement is due in 2026
+    assert board["forecast"] == [{"cpam_code": "281", "year": 2026, "amount": Decimal("3452.05")}]
+    assert board["arrears"] == [{"cpam_code": "281", "amount": Decimal("38000.00")}]
+    assert board["unprocessable"] == []
     reviews = {r["cpam_code"]: r for r in board["reviews"]}
     assert reviews.get("281", {}).get("overdue", 0) == 0
     assert calendar.work_queue(runner.store, date(2026, 5, 1)) == []
