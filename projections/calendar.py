@@ -25,6 +25,7 @@ import structlog
 from domain import events as ev
 from domain.amounts import FIRST_MODULATED_YEAR
 from domain.calendar import add_months, anniversary, end_of_term
+from domain.convention import SECRETARY_DELAY_MONTHS
 from domain.due import CalendarState
 from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
 from projections.history import d
@@ -75,6 +76,7 @@ class Entry:
     pending: set[date] = field(default_factory=set)  # due dates of the reviews raised, not held
     year_starts: dict[int, date] = field(default_factory=dict)
     next_due_on: date | None = None
+    secretary_due: date | None = None  # R28: a new secretary due by then, until declared
 
     def dump(self) -> str:
         """The entry as JSON (orjson writes dates as ISO text itself: a rebuild dumps every entry)."""
@@ -90,6 +92,7 @@ class Entry:
             "number": self.number, "cpam_code": self.cpam_code, "status": self.status, "grace_days": self.grace_days,
             "term": self.term, "training_deadline": self.training_deadline, "held": sorted(self.held),
             "pending": sorted(self.pending), "year_starts": dict(sorted(self.year_starts.items())), "cal": cal,
+            "secretary_due": self.secretary_due,
         }, option=orjson.OPT_NON_STR_KEYS).decode()  # fmt: skip
 
     @classmethod
@@ -101,6 +104,7 @@ class Entry:
             {date.fromisoformat(x) for x in s["held"]}, {date.fromisoformat(x) for x in s["pending"]},
             {int(k): date.fromisoformat(v) for k, v in s["year_starts"].items()},
             next_due_on and date.fromisoformat(next_due_on),
+            s.get("secretary_due") and date.fromisoformat(s["secretary_due"]),  # absent from older entries
         )  # fmt: skip
 
     def apply(self, e: ev.Event) -> None:
@@ -122,6 +126,10 @@ class Entry:
             self.year_starts[e.year] = e.effective_date
         elif kind is ev.AssistantHired:
             self.training_deadline = e.training_deadline
+            if e.was_practice_secretary:
+                self.secretary_due = add_months(e.effective_date, SECRETARY_DELAY_MONTHS)
+        elif kind is ev.SecretaryHired:
+            self.secretary_due = None
         elif kind is ev.AssistantLeft or kind is ev.TrainingCompleted:
             self.training_deadline = None
         elif kind is ev.Suspended:
@@ -146,6 +154,10 @@ class Entry:
         if self.training_deadline is not None and self.status == "active":
             dl = self.training_deadline
             out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
+        if self.secretary_due is not None:  # R28: shown from the hire, overdue after 6 months
+            due = self.secretary_due
+            shows = add_months(due, -SECRETARY_DELAY_MONTHS)
+            out.append(("secretary_replacement", "", due, shows, due + timedelta(days=1)))
         for due in sorted(self.pending):
             out.append(("review", due.isoformat(), due, due, due + grace))
         # Attainment is asked for from year 3 only: years 1 and 2 are paid in full, whatever the
@@ -176,6 +188,9 @@ MESSAGES = {
     "balance_waiting": "Solde de l'année {ref} en attente de l'atteinte (année terminée le {date}).",
     "balance_waiting!": "Solde de l'année {ref} bloqué : atteinte non saisie depuis le {date}.",
     "end_of_term": "Fin de la période {ref} le {date} : reconduction tacite sauf résiliation.",
+    "secretary_replacement": "L'assistant était la secrétaire du cabinet : nouvelle secrétaire à embaucher "
+    "avant le {date} (à déclarer).",
+    "secretary_replacement!": "Nouvelle secrétaire non déclarée : échéance du {date} dépassée.",
 }
 
 
