@@ -96,6 +96,13 @@ def fail(error: DomainError) -> None:
     raise typer.Exit(1)
 
 
+def usage_error(code: str, message: str) -> None:
+    """A command line that cannot mean anything (options that exclude each other, an unknown
+    value): ``error[code]`` on stderr, exit 2 like every usage error; nothing was read or written."""
+    typer.echo(f"error[{code}]: {message}", err=True)
+    raise typer.Exit(2)
+
+
 T = TypeVar("T")
 
 

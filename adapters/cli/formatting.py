@@ -120,13 +120,13 @@ def instalment_status(status: str, amount: Decimal, paid_on: date | None) -> str
 
 
 def key(header: str) -> Column:
-    """An identifier, a date, a code or a label: shown whole, never wrapped."""
-    return Column(header, no_wrap=True, overflow="ignore")
+    """An identifier, a date, a code or a label: shown whole, never wrapped (folded, not cut, as a last resort)."""
+    return Column(header, no_wrap=True, overflow="fold")
 
 
 def num(header: str) -> Column:
     """A count or an amount: right-aligned, shown whole."""
-    return Column(header, no_wrap=True, overflow="ignore", justify="right")
+    return Column(header, no_wrap=True, overflow="fold", justify="right")
 
 
 def text(header: str) -> Column:
