@@ -15,7 +15,7 @@ $C project
 $C dashboard
 $C due --today "$TODAY" --cpam 281
 $C list --cpam 281 --status suspended
-ID=$($C list --cpam 281 --per-page 1 --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["convention_id"])')
+ID=$($C list --cpam 281 --per-page 1 --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 $C show "$ID"
 $C history "$ID"
 echo "Données dans $CONVENTIONS_DATA_DIR ; essayer : $C estimate --option FULL --tier BASE --effective 2025-03-01"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -94,6 +95,37 @@ def print_json(value: Any) -> None:
 def fail(error: DomainError) -> None:
     typer.echo(f"error[{error.code}]: {error.message}", err=True)
     raise typer.Exit(1)
+
+
+def usage_error(code: str, message: str) -> None:
+    """A command line that cannot mean anything (options that exclude each other, an unknown
+    value): ``error[code]`` on stderr, exit 2 like every usage error; nothing was read or written."""
+    typer.echo(f"error[{code}]: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.strip().casefold()) if not unicodedata.combining(c))
+
+
+def choice(
+    value: str | None, option: str, accepted: Sequence[str], aliases: Mapping[str, str] | None = None
+) -> str | None:
+    """``value`` as one of ``accepted`` (case and accents ignored; ``aliases``, e.g. French words,
+    map to an accepted value). Anything else is a usage error listing what is accepted: an unknown
+    value must not quietly match nothing."""
+    if value is None:
+        return None
+    aliases = aliases or {}
+    known = {_fold(a): a for a in accepted} | {_fold(k): v for k, v in aliases.items()}
+    if _fold(value) in known:
+        return known[_fold(value)]
+    also = f" (ou {', '.join(aliases)})" if aliases else ""
+    usage_error(
+        f"invalid_{option.lstrip('-').replace('-', '_')}",
+        f"{option} « {value} » inconnu ; valeurs acceptées : {', '.join(accepted)}{also}.",
+    )
+    raise AssertionError  # unreachable: usage_error exits
 
 
 T = TypeVar("T")

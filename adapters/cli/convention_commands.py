@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from adapters.cli import formatting as fmt
 from adapters.cli.common import (
     DATE_FORMATS,
     Actor,
@@ -26,8 +25,10 @@ from adapters.cli.common import (
     print_json,
     run,
     to_date,
+    usage_error,
 )
 from domain.errors import InvalidInput
+from domain.estimate import EstimatedAttainment, estimated_attainment
 from domain.estimate import estimate as estimate_aid
 from domain.values import SPECIALTIES, Modulation, Option, Policies, Profile, SuspensionGround, TerminatedBy, Tier
 from domain.views import convention_view, event_view
@@ -56,25 +57,42 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         tier: Annotated[Tier, typer.Option("--tier", case_sensitive=False)],
         effective: Annotated[datetime, _date_opt("--effective", "Date de prise d'effet.")],
         years: Annotated[int, typer.Option("--years")] = 5,
-        attainment: Annotated[str | None, typer.Option("--attainment", help="Fraction 0-1, années 3+.")] = None,
+        attainment: Annotated[
+            str | None, typer.Option("--attainment", help="Atteinte des années 3+ (fraction, plafonnée à 0-1).")
+        ] = None,
+        patients: Annotated[
+            int | None, typer.Option("--patients", help="Patientèle initiale (à la signature).")
+        ] = None,
+        target: Annotated[int | None, typer.Option("--target", help="Objectif de patientèle.")] = None,
+        observed: Annotated[int | None, typer.Option("--observed", help="Patientèle observée.")] = None,
         modulation: Annotated[Modulation, typer.Option("--modulation")] = Modulation.PROPORTIONAL,
         as_json: Json = False,
     ) -> None:
-        """The aid simulator (R2-R4): amounts year by year, at full attainment by default."""
+        """The aid simulator (R2-R5): amounts year by year, at full attainment unless --attainment or
+        the patient counts (--patients, --target, --observed) say otherwise."""
+        att = run(lambda: estimated_attainment(
+            fraction=None if attainment is None else _decimal(attainment, "attainment"),
+            initial=patients, target=target, observed=observed,
+        ))  # fmt: skip
         rows = run(
             lambda: estimate_aid(
                 option=option, tier=tier, effective=effective.date(), years=years,
-                attainment=None if attainment is None else _decimal(attainment, "attainment"),
-                modulation=modulation,
+                attainment=None if att is None else att.value, modulation=modulation,
             )
         )  # fmt: skip
         if as_json:
-            print_json({"years": rows})
+            print_json({"attainment": _attainment_json(att), "years": rows})
             return
-        table = Table("année", "du", "au", "régime", "montant (€)", title=f"{option.value} {tier.value}")
+        t = fmt.table(fmt.num("année"), fmt.key("du"), fmt.key("au"), fmt.key("régime"), fmt.num("montant"),
+                      title=f"Aide estimée : option {option.value}, palier {tier.value}", footer=True)  # fmt: skip
         for r in rows:
-            table.add_row(str(r["year"]), str(r["start"]), str(r["end"]), str(r["regime"]), f"{r['amount']:.2f}")
-        _console().print(table)
+            t.add_row(str(r["year"]), fmt.fr_date(r["start"]), fmt.fr_date(r["end"]), str(r["regime"]),
+                      fmt.euros(r["amount"]))  # fmt: skip
+        t.columns[0].footer = "total"
+        t.columns[4].footer = fmt.euros(sum((r["amount"] for r in rows), Decimal(0)))
+        console = fmt.console()
+        console.print(t)
+        console.print(_attainment_note(att, modulation))
 
     @app.command()
     def sign(
@@ -394,10 +412,14 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         data_dir: DataDir = None,
         as_json: Json = False,
     ) -> None:
-        """The convention's state: now, at a version, or as of a date."""
+        """The convention's state: now, at a version, or as of a date (not both)."""
+        if as_of is not None and version is not None:
+            usage_error("as_of_or_version", "Donner --as-of ou --version, pas les deux.")
         app, cid = open_app(data_dir), parse_id(convention)
         conv = run(lambda: app.get(cid, version=version, as_of=to_date(as_of)))
-        view = convention_view(conv)
+        # The option of the year in which that day falls, as the API shows it (none at a bare version).
+        today = to_date(as_of) or (app.clock() if version is None else None)
+        view = convention_view(conv, today)
         if as_json:
             print_json(view)
             return
@@ -415,37 +437,80 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         if as_json:
             print_json(events)
             return
-        table = Table("v", "événement", "effet", "enregistré", "par", "motif")
+        t = fmt.table(fmt.num("v"), fmt.text("événement"), fmt.key("effet"), fmt.key("enregistré (UTC)"),
+                      fmt.text("par"), fmt.text("motif"))  # fmt: skip
         for e in events:
-            table.add_row(
-                str(e["version"]), e["type"], str(e["effective_date"]), f"{e['recorded_at']:%Y-%m-%d %H:%M}",
-                e["actor"], e["reason"],
+            t.add_row(
+                str(e["version"]), fmt.label("event", e["type"]), fmt.fr_date(e["effective_date"]),
+                fmt.fr_datetime(e["recorded_at"]), e["actor"], e["reason"],
             )  # fmt: skip
-        _console().print(table)
+        fmt.console().print(t)
 
 
-def _console() -> Console:
-    """Full-width tables when printing to a pipe or a file (rich would assume 80 columns)."""
-    return Console() if sys.stdout.isatty() else Console(width=160)
+def _attainment_json(att: EstimatedAttainment | None) -> dict[str, Any] | None:
+    if att is None:
+        return None
+    counts = {"initial": att.initial, "target": att.target, "observed": att.observed}
+    return {
+        "value": att.value,
+        "given": att.given,
+        "capped": att.capped,
+        "patients": counts if att.from_counts else None,
+    }
 
 
-def _print_view(view: dict) -> None:
-    console = _console()
+def _attainment_note(att: EstimatedAttainment | None, modulation: Modulation) -> str:
+    """What the years 3+ assume, in words."""
+    if att is None:
+        return "Années 3 et suivantes à atteinte complète (100 %)."
+    how = f"modulation {modulation.value}"
+    if att.from_counts:
+        return (
+            f"Atteinte calculée (R5) : patientèle initiale {fmt.number(att.initial or 0)}, objectif "
+            f"{fmt.number(att.target or 0)}, observée {fmt.number(att.observed or 0)}, soit "
+            f"{fmt.percent(att.value)} ; appliquée aux années 3 et suivantes ({how})."
+        )
+    if att.capped:
+        return (
+            f"Atteinte donnée {att.given} plafonnée à {fmt.percent(att.value)} (R5 : entre 0 et 1) ; "
+            f"appliquée aux années 3 et suivantes ({how})."
+        )
+    return f"Atteinte {fmt.percent(att.value)} appliquée aux années 3 et suivantes ({how})."
+
+
+def _print_view(view: dict[str, Any]) -> None:
+    """The convention as an operator reads it; every line short enough for 80 columns."""
+    console = fmt.console()
     console.print(
-        f"[bold]Convention {view['number']}[/bold] (CPAM {view['cpam_code']}) — {view['status']} — "
-        f"{view['option']} {view['tier']} — année {view['contract_year']} — v{view['version']}"
+        f"[bold]Convention {view['number']}[/bold] (CPAM {view['cpam_code']}) — {fmt.status_label(view['status'])}"
+        f" — version {view['version']}"
     )
+    console.print(f"Option {view['option']}, palier {view['tier']} ; année de contrat {view['contract_year']}")
     doctor = view["doctor"]
-    console.print(f"Médecin : {doctor['name']} (RPPS {doctor['rpps']}), effet le {view['effective_date']}")
-    console.print("Anniversaires : " + ", ".join(str(a) for a in view["anniversaries"]))
-    table = Table("échéance", "année", "type", "échue le", "à payer au", "montant (€)", "statut")
+    console.print(f"Médecin : {doctor['name']} (RPPS {doctor['rpps']})")
+    effective = fmt.fr_date(view["effective_date"])
+    if view["terminated_on"] is not None:
+        by = "par la CPAM" if view["terminated_by"] == "cpam" else "par le médecin"
+        console.print(f"Effet le {effective} ; résiliée le {fmt.fr_date(view['terminated_on'])} {by}")
+    else:
+        console.print(f"Effet le {effective} ; fin de période le {fmt.fr_date(view['end_of_term'])}")
+    console.print("Anniversaires : " + ", ".join(fmt.fr_date(a) for a in view["anniversaries"]))
+    t = fmt.table(fmt.key("échéance"), fmt.key("type"), fmt.key("échue le"), fmt.key("à payer le"), fmt.num("montant"),
+                  fmt.text("statut"), title="Échéances", footer=True)  # fmt: skip
     for i in view["instalments"]:
-        table.add_row(
-            i["id"], str(i["year"]), i["kind"], str(i["fell_due_on"]), str(i["due_date"]), f"{i['amount']:.2f}",
-            i["status"] + (f" ({i['paid_on']})" if i["paid_on"] else ""),
+        t.add_row(
+            i["id"], fmt.label("instalment_kind", i["kind"]), fmt.fr_date(i["fell_due_on"]), fmt.fr_date(i["due_date"]),
+            fmt.euros(i["amount"]), fmt.instalment_status(i["status"], i["amount"], i["paid_on"]),
         )  # fmt: skip
-    console.print(table)
-    reviews = Table("point semestriel dû le", "tenu le")
+    live = [i for i in view["instalments"] if i["status"] != "cancelled"]
+    t.columns[0].footer = "total"
+    t.columns[4].footer = fmt.euros(sum((i["amount"] for i in live), Decimal(0)))
+    console.print(t)
+    paid = sum((i["amount"] for i in live if i["status"] == "paid"), Decimal(0))
+    due = [i["amount"] for i in live if i["status"] == "due"]
+    to_pay, to_recover = sum((a for a in due if a > 0), Decimal(0)), -sum((a for a in due if a < 0), Decimal(0))
+    console.print(f"Réglé : {fmt.euros(paid)} ; à payer : {fmt.euros(to_pay)} ; à récupérer : {fmt.euros(to_recover)}")
+    reviews = fmt.table(fmt.key("point semestriel dû le"), fmt.key("tenu le"), fmt.text("notes"), title="Points")
     for r in view["reviews"]:
-        reviews.add_row(str(r["due_date"]), str(r["held_on"] or "—"))
+        reviews.add_row(fmt.fr_date(r["due_date"]), fmt.fr_date(r["held_on"]), r["notes"] or "")
     console.print(reviews)

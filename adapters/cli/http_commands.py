@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from adapters.cli import formatting as fmt
 from adapters.cli.common import DataDir, Json, print_json, run, settings_for
 
 users_app = typer.Typer(help="Utilisateurs de l'API (jetons, rôles, CPAM).", no_args_is_help=True)
@@ -87,10 +86,11 @@ def users_list(
     if as_json:
         print_json([u.as_dict() for u in users])
         return
-    table = Table("nom", "rôle", "CPAM", "créé le", "révoqué le")
+    t = fmt.table(fmt.key("nom"), fmt.key("rôle"), fmt.text("CPAM"), fmt.key("créé le"), fmt.key("révoqué le"))
     for u in users:
-        table.add_row(u.name, u.role.value, ", ".join(sorted(u.cpams)) or "toutes", u.created_at, u.revoked_at or "")
-    Console().print(table)
+        t.add_row(u.name, fmt.label("role", u.role), ", ".join(sorted(u.cpams)) or "toutes",
+                  fmt.fr_date(u.created_at), fmt.fr_date(u.revoked_at) if u.revoked_at else "")  # fmt: skip
+    fmt.console().print(t)
 
 
 @users_app.command("revoke")

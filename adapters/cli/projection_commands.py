@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from adapters.cli.common import DATE_FORMATS, DataDir, Json, open_app, print_json, settings_for
+from adapters.cli import formatting as fmt
+from adapters.cli.common import DATE_FORMATS, DataDir, Json, choice, open_app, print_json, settings_for
 from adapters.composition import build_projections
+from domain.values import Option, Status, Tier
 from projections import conventions_list, portfolio
+
+STATUS_WORDS = {word: code for code, word in fmt.LABELS["status"].items()}  # actif -> active, ...
 
 Batch = Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Événements par transaction.")]
 Cpams = Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")]
@@ -108,9 +114,11 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         rpps: Annotated[str | None, typer.Option("--rpps")] = None,
         name: Annotated[str | None, typer.Option("--name")] = None,
         cpam: Cpams = None,
-        status: Annotated[str | None, typer.Option("--status", help="active, suspended, terminated")] = None,
-        option: Annotated[str | None, typer.Option("--option")] = None,
-        tier: Annotated[str | None, typer.Option("--tier")] = None,
+        status: Annotated[
+            str | None, typer.Option("--status", help="active, suspended, terminated (ou actif, suspendu, résilié)")
+        ] = None,
+        option: Annotated[str | None, typer.Option("--option", help="THIRD, HALF, FULL")] = None,
+        tier: Annotated[str | None, typer.Option("--tier", help="BASE, RAISED, MAX")] = None,
         year: Annotated[int | None, typer.Option("--year", help="Année de contrat.")] = None,
         sort: Annotated[str, typer.Option("--sort", help=", ".join(conventions_list.SORTS))] = "number",
         desc: Annotated[bool, typer.Option("--desc")] = False,
@@ -121,24 +129,31 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         as_json: Json = False,
     ) -> None:
         """Lister les conventions : recherche, filtres, tri et pages."""
+        # Unknown values are refused before anything is read: they used to list nothing, silently.
+        status = choice(status, "--status", [s.value for s in Status], STATUS_WORDS)
+        option = choice(option, "--option", [o.value for o in Option])
+        tier = choice(tier, "--tier", [t.value for t in Tier])
+        sort = choice(sort, "--sort", list(conventions_list.SORTS)) or "number"
         runner = _runner(data_dir, catch_up=catch_up)
-        if sort not in conventions_list.SORTS:
-            typer.echo(f"error[invalid_sort]: tri inconnu « {sort} » ({', '.join(conventions_list.SORTS)}).", err=True)
-            raise typer.Exit(1)
         result = conventions_list.search(
             runner.store, q=q, number=number, rpps=rpps, name=name, cpams=set(cpam) if cpam else None,
-            status=status, option=option.upper() if option else None, tier=tier.upper() if tier else None,
-            contract_year=year, sort=sort, descending=desc, page=page, per_page=per_page,
+            status=status, option=option, tier=tier, contract_year=year, sort=sort, descending=desc, page=page,
+            per_page=per_page,
         )  # fmt: skip
+        # The API's item shape: "id", then the same keys.
+        result["items"] = [{"id": r.pop("convention_id"), **r} for r in result["items"]]
         if as_json:
             print_json(result)
             return
-        table = Table("numéro", "CPAM", "médecin", "RPPS", "statut", "option", "palier", "année", "effet",
-                      title=f"{result['total']} convention(s) — page {result['page']}")  # fmt: skip
+        pages = -(-result["total"] // result["per_page"]) or 1
+        t = fmt.table(fmt.key("numéro"), fmt.key("CPAM"), fmt.text("médecin, RPPS"), fmt.key("statut"),
+                      fmt.key("formule"), fmt.num("année"), fmt.key("effet"),
+                      title=f"{result['total']} convention(s) — page {result['page']} sur {pages}")  # fmt: skip
         for c in result["items"]:
-            table.add_row(c["number"], c["cpam_code"], c["doctor_name"], c["rpps"], c["status"], c["option"],
-                          c["tier"], str(c["contract_year"]), c["effective_from"])  # fmt: skip
-        Console().print(table)
+            doctor = f"{c['doctor_name']}\n{c['rpps']}"
+            t.add_row(c["number"], c["cpam_code"], doctor, fmt.status_label(c["status"]), f"{c['option']} {c['tier']}",
+                      str(c["contract_year"]), fmt.fr_date(c["effective_from"]))  # fmt: skip
+        fmt.console().print(t)
 
     @app.command()
     def dashboard(
@@ -226,36 +241,84 @@ def _verify_rules(data_dir: Any, as_json: bool) -> None:
 
 
 def _print_dashboard(dash: dict[str, Any]) -> None:
-    console = Console()
-    t = Table(
-        "CPAM", "statut", "option", "palier", "conventions", "ETP financés", title=f"Portefeuille au {dash['today']}"
-    )
-    for c in dash["conventions"]:
-        t.add_row(c["cpam_code"], c["status"], c["option"], c["tier"], str(c["count"]), f"{c['funded_etp']:.2f}")
+    """The manager's dashboard: each table with its totals; amounts as operators write them."""
+    console = fmt.console()
+    console.print(f"[bold]Portefeuille au {fmt.fr_date(dash['today'])}[/bold]")
+    rows = dash["conventions"]
+    t = fmt.table(fmt.key("CPAM"), fmt.key("statut"), fmt.key("option"), fmt.key("palier"), fmt.num("conventions"),
+                  fmt.num("ETP financés"), title="Conventions", footer=True)  # fmt: skip
+    for c in rows:
+        t.add_row(c["cpam_code"], fmt.status_label(c["status"]), c["option"], c["tier"], fmt.number(c["count"]),
+                  fmt.number(c["funded_etp"], 2))  # fmt: skip
+    _footer(t, "total", {4: fmt.number(sum(c["count"] for c in rows)),
+                         5: fmt.number(sum((c["funded_etp"] for c in rows), Decimal(0)), 2)})  # fmt: skip
     console.print(t)
-    t = Table("année", "CPAM", "dû (€)", "à récupérer (€)", "payé (€)", "récupéré (€)", title="Aide par année civile")
-    for m in dash["money"]:
-        t.add_row(str(m["year"]), m["cpam_code"], f"{m['due']:.2f}", f"{m['to_recover']:.2f}", f"{m['paid']:.2f}",
-                  f"{m['recovered']:.2f}")  # fmt: skip
+
+    money = ("due", "to_recover", "paid", "recovered")
+    t = fmt.table(fmt.key("année"), fmt.key("CPAM"), fmt.num("dû"), fmt.num("à récupérer"), fmt.num("payé"),
+                  fmt.num("récupéré"), title="Aide par année civile", footer=True)  # fmt: skip
+    _by_year(t, dash["money"], str, lambda r: [fmt.euros(r[k]) for k in money])
+    _footer(t, "total", {2 + i: fmt.euros(sum((m[k] for m in dash["money"]), Decimal(0))) for i, k in enumerate(money)})
     console.print(t)
-    t = Table("CPAM", "tenus à temps", "tenus en retard", "en retard", "à venir", title="Points semestriels")
+
+    counts = ("held_on_time", "held_late", "overdue", "pending")
+    t = fmt.table(fmt.key("CPAM"), fmt.num("tenus à temps"), fmt.num("tenus en retard"),
+                  fmt.num("non tenus, en retard"), fmt.num("à venir"), title="Points semestriels",
+                  footer=True)  # fmt: skip
     for r in dash["reviews"]:
-        t.add_row(r["cpam_code"], str(r["held_on_time"]), str(r["held_late"]), str(r["overdue"]), str(r["pending"]))
+        t.add_row(r["cpam_code"], *(fmt.number(r[k]) for k in counts))
+    _footer(t, "total", {1 + i: fmt.number(sum(r[k] for r in dash["reviews"])) for i, k in enumerate(counts)})
     console.print(t)
-    t = Table("CPAM", "atteinte", "conventions", title="Atteinte des objectifs (années 3 et suivantes)")
+
+    # One row per CPAM, the buckets in their order (the read model hands them in text order: "100 %" first).
+    buckets = [label for _, _, label in portfolio.BUCKETS]
+    per_cpam: dict[str, dict[str, int]] = defaultdict(dict)
     for a in dash["attainment_years_3_plus"]:
-        t.add_row(a["cpam_code"], a["bucket"], str(a["count"]))
+        per_cpam[a["cpam_code"]][a["bucket"]] = a["count"]
+    t = fmt.table(fmt.key("CPAM"), *(fmt.num(b) for b in buckets), fmt.num("total"),
+                  title="Atteinte des objectifs (années 3+)", footer=True)  # fmt: skip
+    for cpam, n in sorted(per_cpam.items()):
+        t.add_row(cpam, *(fmt.number(n.get(b, 0)) for b in buckets), fmt.number(sum(n.values())))
+    _footer(t, "total", {1 + i: fmt.number(sum(n.get(b, 0) for n in per_cpam.values())) for i, b in enumerate(buckets)}
+            | {len(buckets) + 1: fmt.number(sum(sum(n.values()) for n in per_cpam.values()))})  # fmt: skip
     console.print(t)
     console.print(f"Suspensions en cours : {len(dash['suspensions'])}")
-    t = Table("année", "CPAM", "reste à payer (€)", title="Prévision à atteinte complète")
-    for f in dash["forecast"]:
-        t.add_row(str(f["year"]), f["cpam_code"], f"{f['amount']:.2f}")
+    t = fmt.table(fmt.key("année"), fmt.key("CPAM"), fmt.num("reste à payer"), footer=True,
+                  title="Prévision à atteinte complète")  # fmt: skip
+    _by_year(t, dash["forecast"], str, lambda r: [fmt.euros(r["amount"])])
+    _footer(t, "total", {2: fmt.euros(sum((f["amount"] for f in dash["forecast"]), Decimal(0)))})
     console.print(t)
     for a in dash.get("arrears", []):
-        console.print(f"Arriérés CPAM {a['cpam_code']} (échéances impayées des années passées) : {a['amount']:.2f} €")
+        console.print(
+            f"Arriérés CPAM {a['cpam_code']} (échéances impayées des années passées) : {fmt.euros(a['amount'])}"
+        )
     for u in dash.get("unprocessable", []):  # soft_wrap: the line stays whole, for people and for grep
         console.print(
             f"Attention : convention {u['number'] or u['id']} (CPAM {u['cpam_code']}) non calculée, "
             f"absente de la prévision : {u['message']} [{u['code']}]",
             style="yellow", soft_wrap=True, markup=False, highlight=False,
         )  # fmt: skip
+
+
+def _by_year(
+    t: Table, rows: list[dict[str, Any]], year_label: Callable[[int], str], cells: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    """Rows grouped by year, CPAMs in order, a subtotal per year over several CPAMs."""
+    years: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        years[r["year"]].append(r)
+    for n, (year, group) in enumerate(sorted(years.items())):
+        if n:
+            t.add_section()
+        for r in sorted(group, key=lambda r: r["cpam_code"]):
+            t.add_row(year_label(year), r["cpam_code"], *cells(r))
+        if len(group) > 1:
+            amounts = [k for k in group[0] if isinstance(group[0][k], Decimal)]
+            total = {k: sum((r[k] for r in group), Decimal(0)) for k in amounts}
+            t.add_row(f"total {year_label(year)}", "", *cells({**group[0], **total}), style="bold")
+
+
+def _footer(t: Table, first: str, values: dict[int, str]) -> None:
+    t.columns[0].footer = first
+    for i, v in values.items():
+        t.columns[i].footer = v

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from adapters.cli import formatting as fmt
 from adapters.cli.common import DATE_FORMATS, DataDir, Json, print_json, settings_for
 from adapters.composition import build_app, build_nightly_job, build_projections, build_scheduler_lock
 from adapters.logging import configure_logging
@@ -66,23 +68,26 @@ def register(app: typer.Typer) -> None:
             typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
             raise typer.Exit(1)
         app_ = build_app(settings)
+        read_models = build_projections(settings, app_)
+        # What the store holds before: the report counts commands the simulator ran, and on a re-run
+        # every command is a retry that returns its first result; only the log says what is new.
+        head, conventions_before = read_models.head(), _count(app_.convention_ids())
         sim = Simulator(app_, seed=seed, start=start, end=end, conventions=conventions, actor=actor, reason=reason,
-                        read_models=build_projections(settings, app_).catch_up)  # fmt: skip
+                        read_models=read_models.catch_up)  # fmt: skip
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn())
         with Progress(*columns, disable=as_json, transient=False) as progress:
             task = progress.add_task("simulation", total=(end - start).days + 1, day="")
             report = sim.run(progress=lambda day: progress.update(task, advance=1, day=day.isoformat()))
         data = report.as_dict()
+        data["recorded"] = {
+            "events": read_models.head() - head,
+            "conventions": _count(app_.convention_ids()) - conventions_before,
+        }
         if as_json:
             print_json(data)
             return
-        typer.echo(
-            f"{data['days']} jours simulés, {data['signed']} convention(s) signée(s), "
-            f"{sum(data['actions'].values())} action(s) d'opérateur, {data['due_events']} échéance(s) enregistrée(s) "
-            f"en {data['seconds']} s."
-        )
-        if data["refused"]:
-            typer.echo(f"refus : {data['refused']}")
+        for line in simulation_summary(data):
+            typer.echo(line)
 
     @app.command()
     def due(
@@ -110,14 +115,44 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"today": day, "count": len(items), "items": items})
             return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("date", "CPAM", "convention", "quoi", "retard", "détail", title=f"À traiter au {day:%d/%m/%Y}")
+        t = fmt.table(fmt.key("date"), fmt.key("CPAM"), fmt.key("convention"), fmt.text("quoi"), fmt.text("détail"),
+                      title=f"À traiter au {fmt.fr_date(day)}")  # fmt: skip
         for item in items:
-            table.add_row(
-                f"{item['date']:%d/%m/%Y}", item["cpam"], item["number"], item["kind"],
-                "oui" if item["overdue"] else "", item["message"],
-            )  # fmt: skip
-        Console().print(table)
-        typer.echo(f"{len(items)} élément(s) à traiter.")
+            prefix = f"Convention {item['number']} (CPAM {item['cpam']}) : "  # already in the row's columns
+            message = item["message"].removeprefix(prefix)
+            when = fmt.fr_date(item["date"]) + ("\nen retard" if item["overdue"] else "")
+            t.add_row(when, item["cpam"], item["number"], fmt.label("alert", item["kind"]), message)
+        fmt.console().print(t)
+        overdue = sum(1 for i in items if i["overdue"])
+        typer.echo(f"{len(items)} élément(s) à traiter, dont {overdue} en retard.")
+
+
+def _count(items: Iterable[object]) -> int:
+    return sum(1 for _ in items)
+
+
+def simulation_summary(data: dict[str, Any]) -> list[str]:
+    """What the simulation did, honestly: what the log gained, not what the commands answered (a
+    re-run's commands are retries: they answer their first result and record nothing)."""
+    recorded = data["recorded"]
+    actions = sum(data["actions"].values())
+    lines = [f"{data['days']} jours simulés, du {fmt.fr_date(data['from'])} au {fmt.fr_date(data['to'])}, "
+             f"en {fmt.number(data['seconds'], 2)} s."]  # fmt: skip
+    if recorded["events"] == 0:
+        lines.append("Rien de nouveau : tout était déjà enregistré (même graine, même période) ;")
+        lines.append(f"{fmt.number(actions)} action(s) d'opérateur rejouée(s) sans effet, aucune signature.")
+    else:
+        lines.append(
+            f"{fmt.number(recorded['conventions'])} convention(s) signée(s), "
+            f"{fmt.number(actions)} action(s) d'opérateur ;"
+        )
+        lines.append(
+            f"{fmt.number(recorded['events'])} événement(s) enregistré(s), "
+            f"dont {fmt.number(data['due_events'])} par le passage nocturne."
+        )
+    if data["due_failures"]:
+        lines.append(f"{fmt.number(data['due_failures'])} échec(s) du passage nocturne (voir les journaux).")
+    if data["refused"]:
+        lines.append(f"Refus ({fmt.number(sum(data['refused'].values()))}) :")
+        lines += [f"  {code}: {fmt.number(n)}" for code, n in sorted(data["refused"].items())]
+    return lines
