@@ -34,6 +34,8 @@ LABELS: dict[str, dict[str, str]] = {
         "attainment_missing": "atteinte à saisir",
         "balance_waiting": "solde en attente",
         "end_of_term": "fin de période",
+        "secretary_replacement": "secrétaire à remplacer",
+        "nightly_failure": "échéancier en échec",
     },
     "event": {
         "Signed": "signature",
@@ -53,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
         "Renewed": "reconduction",
         "OptionChanged": "changement d'option",
         "Terminated": "résiliation",
+        "SecretaryHired": "nouvelle secrétaire",
     },
     "role": {"operator": "opérateur", "auditor": "auditeur", "manager": "gestionnaire", "admin": "administrateur"},
 }

@@ -54,6 +54,12 @@ def test_every_event_and_value_type_has_a_french_word() -> None:
     assert {k.value for k in InstalmentKind} == set(fmt.LABELS["instalment_kind"])
 
 
+def test_every_work_queue_kind_has_a_french_word() -> None:
+    from projections.calendar import FAILURE_KIND, MESSAGES
+
+    assert {k.rstrip("!") for k in MESSAGES} | {FAILURE_KIND} == set(fmt.LABELS["alert"])
+
+
 def test_instalment_status_says_paid_or_recovered_with_the_date() -> None:
     assert fmt.instalment_status("paid", Decimal("100"), date(2023, 10, 24)) == "payé le 24/10/2023"
     assert fmt.instalment_status("paid", Decimal("-100"), date(2023, 10, 24)) == "récupéré le 24/10/2023"
