@@ -104,16 +104,31 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         sector: Annotated[Sector, typer.Option("--sector")],
         option: Annotated[Option, typer.Option("--option", case_sensitive=False)],
         percentile: Annotated[int, typer.Option("--percentile", help="Rang national 0-100.")],
-        patients: Annotated[int, typer.Option("--patients", help="Patientèle médecin traitant à la signature.")],
-        target: Annotated[int, typer.Option("--target", help="Objectif de patientèle.")],
+        patients: Annotated[
+            int,
+            typer.Option(
+                "--patients",
+                help="Patientèle à la signature (médecin traitant pour un généraliste, "
+                "file active pour les autres spécialités, R20).",
+            ),
+        ],
         signed: Annotated[datetime, _date_opt("--signed", "Date de signature.")],
         effective: Annotated[datetime, _date_opt("--effective", "Date de prise d'effet.")],
+        target: Annotated[
+            int | None,
+            typer.Option(
+                "--target",
+                help="Objectif de patientèle ; sans lui, déduit quand la règle le "
+                "permet (P95+, 65 ans ou plus, généraliste nouvellement installé : R27).",
+            ),
+        ] = None,
         optam: Annotated[bool, typer.Option("--optam", help="Adhérent OPTAM / OPTAM-ACO.")] = False,
         ccam_share: Annotated[float | None, typer.Option("--ccam-share", help="Part CCAM (%).")] = None,
         newly_installed: Annotated[bool, typer.Option("--newly-installed")] = False,
         mep: Annotated[bool, typer.Option("--mep", help="Médecin à exercice particulier.")] = False,
         am_number: Annotated[str | None, typer.Option("--am-number", help="Numéro AM (9 chiffres).")] = None,
         zip_area: Annotated[bool, typer.Option("--zip-area", help="Cabinet en ZIP.")] = False,
+        aged_65: Annotated[bool, typer.Option("--aged-65", help="Médecin de 65 ans ou plus (R27).")] = False,
         dedicated_room: Annotated[bool, typer.Option("--dedicated-room/--no-dedicated-room")] = True,
         modulation: Annotated[Modulation, typer.Option("--modulation")] = Modulation.PROPORTIONAL,
         pause_clock: Annotated[bool, typer.Option("--pause-clock/--no-pause-clock")] = True,
@@ -133,7 +148,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
                 sector=int(sector.value), optam=optam, ccam_share=ccam_share, newly_installed=newly_installed,
                 option=option, percentile=percentile, initial_patients=patients, target_patients=target,
                 signed_on=signed.date(), effective_from=effective.date(), dedicated_room=dedicated_room,
-                mep=mep, zip_area=zip_area, am_number=am_number,
+                mep=mep, zip_area=zip_area, am_number=am_number, aged_65_or_more=aged_65,
             )
         )  # fmt: skip
         echo_result({"id": result["id"]}, as_json, result["id"])
@@ -146,6 +161,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         profile: Annotated[Profile, typer.Option("--profile")],
         siret: Annotated[str | None, typer.Option("--siret", help="SIRET du groupement employeur.")] = None,
         replace: Annotated[bool, typer.Option("--replace", help="Remplace l'assistant en poste.")] = False,
+        was_secretary: Annotated[
+            bool, typer.Option("--was-secretary", help="L'assistant était la secrétaire du cabinet (R28).")
+        ] = False,
         data_dir: DataDir = None,
         actor: Actor = None,
         reason: Reason = "",
@@ -155,14 +173,32 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         """Record the assistant's hire (R12), or a replacement with --replace."""
         app, cid = open_app(data_dir), parse_id(convention)
         m = meta(actor, reason or ("remplacement de l'assistant" if replace else "embauche"), command_id)
+        if replace and was_secretary:
+            usage_error("replace_or_secretary", "--was-secretary ne s'applique qu'à une première embauche.")
         if replace:
             result = run(lambda: app.replace_assistant(
                 cid, m, on=date_.date(), fte=_decimal(fte, "fte"), profile=profile, employer_siret=siret))  # fmt: skip
         else:
             result = run(lambda: app.hire(
                 cid, m, hired_on=date_.date(), fte=_decimal(fte, "fte"), profile=profile,
-                employer_siret=siret))  # fmt: skip
+                employer_siret=siret, was_practice_secretary=was_secretary))  # fmt: skip
         echo_result(result, as_json, f"embauche enregistrée (version {result['version']})")
+
+    @app.command()
+    def secretary(
+        convention: Annotated[str, typer.Argument()],
+        date_: Date,
+        data_dir: DataDir = None,
+        actor: Actor = None,
+        reason: Reason = "",
+        command_id: CommandId = None,
+        as_json: Json = False,
+    ) -> None:
+        """Declare the new secretary of the practice, when the assistant was its secretary (R28)."""
+        app, cid = open_app(data_dir), parse_id(convention)
+        m = meta(actor, reason or "nouvelle secrétaire", command_id)
+        result = run(lambda: app.declare_secretary_hired(cid, m, hired_on=date_.date()))
+        echo_result(result, as_json, f"nouvelle secrétaire enregistrée (version {result['version']})")
 
     @app.command()
     def leave(
