@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from annotated_types import Interval
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -13,6 +14,7 @@ from adapters.http.auth import require
 from adapters.http.errors import ApiError
 from adapters.http.read_models import ListQuery
 from adapters.http.schemas import (
+    QUERY_INT,
     AmendmentRequest,
     AttainmentRequest,
     CommandResult,
@@ -91,10 +93,10 @@ def list_conventions(
     status: Status | None = None,
     option: Option | None = None,
     tier: Tier | None = None,
-    contract_year: Annotated[int | None, Query(ge=0, le=100)] = None,
+    contract_year: Annotated[int | None, Interval(ge=0, le=100), QUERY_INT, Query()] = None,
     sort: Annotated[Sort, Query(description="Colonne de tri ; préfixe « - » : décroissant.")] = "number",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: Annotated[int, Interval(ge=1, le=100_000), QUERY_INT, Query()] = 1,
+    per_page: Annotated[int, Interval(ge=1, le=500), QUERY_INT, Query()] = 50,
     user: User = Depends(require(Permission.READ)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
@@ -114,7 +116,9 @@ def list_conventions(
 def get_convention(
     convention_id: ConventionId,
     as_of: Annotated[Day | None, Query(description="État au vu des événements effectifs à cette date.")] = None,
-    version: Annotated[int | None, Query(ge=1, le=1_000_000_000, description="État à cette version.")] = None,
+    version: Annotated[
+        int | None, Interval(ge=1, le=1_000_000_000), QUERY_INT, Query(description="État à cette version.")
+    ] = None,
     user: User = Depends(require(Permission.READ)),
     svc: Services = Depends(services),
 ) -> JSONResponse:

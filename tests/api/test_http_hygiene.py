@@ -1,0 +1,144 @@
+"""HTTP hygiene findings ("trust first"): strict JSON types, LIKE wildcards in the search, body
+validated before If-Match, OPTIONS/HEAD, Idempotency-Key fingerprints, /ready and read-model
+freshness. Each test is named after the finding it closes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import RPPS, Api, sign_body
+
+HIRE = {"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"}
+ESTIMATE = {"option": "FULL", "tier": "BASE", "effective": "2025-03-01"}
+
+
+def _refused_fields(r: Any) -> list[str]:
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    return [e["field"] for e in r.json()["errors"]]
+
+
+# ----------------------------------------------------------------------------- strict JSON types
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("target_patients", "12"),
+        ("target_patients", 1100.0),
+        ("initial_patients", True),
+        ("percentile", "50"),
+        ("sector", True),
+        ("sector", "1"),
+        ("sector", 1.0),
+        ("optam", "true"),
+        ("optam", 1),
+        ("dedicated_room", "false"),
+        ("ccam_share", "12.5"),
+        ("ccam_share", True),
+        ("signed_on", 0),
+        ("signed_on", 20250215),
+        ("signed_on", "2025-02-15T00:00:00"),
+        ("signed_on", "15/02/2025"),
+        ("effective_from", "2025-3-1"),
+    ],
+)
+def test_strict_json_types_sign_refuses_lax_values_and_stores_nothing(api: Api, field: str, value: Any) -> None:
+    body = sign_body("T-1", "281", RPPS[2], **{field: value})
+    r = api.post("/conventions", body, "op281", **{"Idempotency-Key": "strict-sign"})
+    assert _refused_fields(r) == [field]
+    assert api.get("/conventions", params={"q": "T-1"}).json()["total"] == 0
+
+
+def test_strict_json_types_policies_flag_is_a_json_boolean(api: Api) -> None:
+    body = sign_body("T-2", "281", RPPS[2], policies={"pause_clock": "yes"})
+    assert _refused_fields(api.post("/conventions", body, "op281")) == ["policies.pause_clock"]
+
+
+def test_strict_json_types_accepts_the_json_types(api: Api) -> None:
+    body = sign_body("T-3", "281", RPPS[2], ccam_share=12, optam=True, policies={"pause_clock": False})
+    assert api.post("/conventions", body, "op281").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("objectives", "from_year", "3"),
+        ("objectives", "target_patients", 1200.0),
+        ("attainments", "year", True),
+        ("attainments", "observed_patients", "1080"),
+        ("reviews", "held_on", 1748736000),
+        ("departures", "left_on", "2025-05-01T10:00:00Z"),
+    ],
+)
+def test_strict_json_types_commands_refuse_lax_values(api: Api, path: str, field: str, value: Any) -> None:
+    valid = {
+        "objectives": {"from_year": 3, "target_patients": 1200, "on": "2025-05-01"},
+        "attainments": {"year": 1, "observed_patients": 1080, "on": "2025-05-01"},
+        "reviews": {"held_on": "2025-05-01"},
+        "departures": {"left_on": "2025-05-01"},
+    }[path]
+    events = api.events(api.a)
+    r = api.post(f"/conventions/{api.a}/{path}", {**valid, field: value}, "op281")
+    assert _refused_fields(r) == [field]
+    assert api.events(api.a) == events
+
+
+@pytest.mark.parametrize("fte", [True, "1e0", "+1", " 1", "", "1,5", [1]])
+def test_strict_json_types_fte_is_a_number_or_a_plain_decimal_string(api: Api, fte: Any) -> None:
+    events = api.events(api.a)
+    assert _refused_fields(api.post(f"/conventions/{api.a}/hires", {**HIRE, "fte": fte}, "op281")) == ["fte"]
+    assert api.events(api.a) == events
+
+
+@pytest.mark.parametrize("fte", [1, 0.5, "0.5", "1"])
+def test_strict_json_types_fte_accepts_number_and_decimal_string(api: Api, fte: Any) -> None:
+    r = api.post(f"/conventions/{api.a}/hires", {**HIRE, "fte": fte}, "op281")
+    assert r.status_code == 200, r.text
+    assert api.get(f"/conventions/{api.a}").json()["assistant"]["fte"] in ("1", "0.5")
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "value"),
+    [
+        ("/conventions/{a}", "version", "1.0"),
+        ("/conventions/{a}", "version", "1e0"),
+        ("/conventions/{a}", "as_of", "0"),
+        ("/conventions/{a}", "as_of", "2025-06-01T00:00:00"),
+        ("/conventions", "page", "1.0"),
+        ("/conventions", "per_page", " 5"),
+        ("/conventions", "contract_year", "1.5"),
+        ("/ledger", "due_to", "0"),
+        ("/ledger", "due_from", "1700000000"),
+        ("/ledger", "year", "true"),
+        ("/work-queue", "overdue_only", "1"),
+        ("/work-queue", "overdue_only", "yes"),
+        ("/estimate", "attainment", "1e-1"),
+        ("/estimate", "years", "5.0"),
+    ],
+)
+def test_strict_json_types_query_ints_dates_booleans(api: Api, path: str, param: str, value: str) -> None:
+    base = ESTIMATE if path == "/estimate" else {}
+    r = api.get(path.format(a=api.a), params={**base, param: value})
+    assert _refused_fields(r) == [param]
+
+
+def test_strict_json_types_valid_query_values_still_work(api: Api) -> None:
+    assert api.get(f"/conventions/{api.a}", params={"version": "1"}).status_code == 200
+    assert api.get("/ledger", params={"due_to": "2025-12-31", "year": "1"}).status_code == 200
+    assert api.get("/work-queue", params={"overdue_only": "true"}).status_code == 200
+    assert api.get("/estimate", params={**ESTIMATE, "attainment": "0.8", "years": "5"}).status_code == 200
+
+
+def test_strict_json_types_dates_are_documented_with_format_and_bounds(api: Api) -> None:
+    doc = api.client.get("/openapi.json").json()
+    hired_on = doc["components"]["schemas"]["HireRequest"]["properties"]["hired_on"]
+    assert hired_on["type"] == "string" and hired_on["format"] == "date"
+    assert (hired_on["formatMinimum"], hired_on["formatMaximum"]) == ("1950-01-01", "2199-12-31")
+    assert hired_on["pattern"] == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+    due_to = next(p for p in doc["paths"]["/ledger"]["get"]["parameters"] if p["name"] == "due_to")
+    assert due_to["schema"]["anyOf"][0]["format"] == "date"
+    page = next(p for p in doc["paths"]["/conventions"]["get"]["parameters"] if p["name"] == "page")
+    assert page["schema"] == {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1, "title": "Page"}
+    target = doc["components"]["schemas"]["SignRequest"]["properties"]["target_patients"]
+    assert target["type"] == "integer"
