@@ -142,3 +142,22 @@ def test_strict_json_types_dates_are_documented_with_format_and_bounds(api: Api)
     assert page["schema"] == {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1, "title": "Page"}
     target = doc["components"]["schemas"]["SignRequest"]["properties"]["target_patients"]
     assert target["type"] == "integer"
+
+
+# ----------------------------------------------------------------------------- LIKE wildcards in q
+@pytest.mark.parametrize("q", ["%", "_", "%%", "A_281", "%281", "dr _-281", "\\"])
+def test_like_wildcards_in_q_are_literal(api: Api, q: str) -> None:
+    """``%`` and ``_`` in the search matched anything; no number or name holds them here."""
+    assert api.get("/conventions", params={"q": "A-281"}).json()["total"] == 1
+    r = api.get("/conventions", params={"q": q})
+    assert r.status_code == 200
+    assert r.json()["total"] == 0, r.json()["items"]
+
+
+def test_like_wildcards_in_q_match_the_literal_characters(api: Api) -> None:
+    body = sign_body("W_1", "281", RPPS[2], doctor_name="Dr 100% Sûr")
+    assert api.post("/conventions", body, "op281").status_code == 201
+    for q in ["W_", "W_1", "100%", "0% s"]:
+        assert [i["number"] for i in api.get("/conventions", params={"q": q}).json()["items"]] == ["W_1"], q
+    for q in ["W%", "W-1", "100_", "1%0"]:  # wildcards before the fix
+        assert api.get("/conventions", params={"q": q}).json()["total"] == 0, q
