@@ -193,6 +193,7 @@ def get_instalments(
     summary="Signer une convention",
 )
 def sign(body: SignRequest, request: Request, ctx: CommandContext = Depends(command_context)) -> JSONResponse:
+    ctx.expected_version  # noqa: B018 - an unusable If-Match is a 412, after the body's 422
     if not ctx.user.sees(body.cpam_code):
         raise ApiError(403, "cpam_not_allowed", f"Vous n'êtes pas habilité pour la CPAM {body.cpam_code}.")
     fields = body.model_dump(exclude={"reason", "policies"})

@@ -1,8 +1,15 @@
 """What the routes share: the application, users, scope guard, read models, clock; and the
-command runner that turns headers into safe writes (Idempotency-Key, If-Match, request id)."""
+command runner that turns headers into safe writes (Idempotency-Key, If-Match, request id).
+
+Order of the checks on a command: authentication and role, the body (422), the convention's
+existence for the caller (404), then If-Match (412). A request that is invalid in itself is a 422
+whatever its If-Match: when the domain answers "stale version", the command is rehearsed on the
+current state without writing, and its 422 wins if it has one.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from adapters.http.schemas import CommandResult
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
+from domain.errors import DomainError, ErrorKind, StaleVersion
 
 
 @dataclass
@@ -80,28 +88,61 @@ IfMatch = Annotated[
 ]
 
 
+Command = Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]]
+
+
+class _Rehearsed(Exception):
+    """The rehearsal reached the save: the command is valid on the current state."""
+
+
+def rehearse(app: ConventionsApp, meta: CommandMeta, call: Command) -> None:
+    """Run ``call`` on the current state, without version precondition and without writing
+    (every write of an eventsourcing application goes through ``save``, refused here). Raises
+    the domain's refusal when the request itself is invalid (422); other refusals (a transition
+    the current state forbids) are left to the caller's stale version."""
+    dry = copy.copy(app)
+
+    def no_save(*_aggregates: Any, **_kwargs: Any) -> Any:
+        raise _Rehearsed
+
+    dry.save = no_save  # type: ignore[method-assign]
+    try:
+        call(dry, meta, None)
+    except _Rehearsed:
+        return
+    except DomainError as error:
+        if error.kind is ErrorKind.INVALID:
+            raise
+
+
 @dataclass
 class CommandContext:
-    """One write: who, under which command id, against which version."""
+    """One write: who, under which command id, against which version (If-Match, read lazily so
+    that the body is validated first)."""
 
     services: Services
     user: User
     command_id: str
-    expected_version: int | None
+    if_match: str | None
     request_id: str | None
+
+    @property
+    def expected_version(self) -> int | None:
+        return parse_if_match(self.if_match)
 
     def meta(self, reason: str) -> CommandMeta:
         return CommandMeta(actor=self.user.name, reason=reason, command_id=self.command_id, request_id=self.request_id)
 
-    def run(
-        self,
-        conv_id: UUID,
-        reason: str,
-        call: Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]],
-    ) -> JSONResponse:
+    def run(self, conv_id: UUID, reason: str, call: Command) -> JSONResponse:
         """Check the convention exists for the caller, run the command, answer with its ETag."""
         self.services.scope.check(self.user, conv_id)
-        result = call(self.services.app, self.meta(reason), self.expected_version)
+        expected = self.expected_version
+        meta = self.meta(reason)
+        try:
+            result = call(self.services.app, meta, expected)
+        except StaleVersion:
+            rehearse(self.services.app, meta, call)  # an invalid request is a 422, not a 412
+            raise
         return command_response(result, 200)
 
 
@@ -114,7 +155,7 @@ def command_context(
 ) -> CommandContext:
     # The key is the user's own: two users can never collide, nor replay each other's results.
     command_id = f"http:{user.name}:{idempotency_key}" if idempotency_key else ""
-    return CommandContext(svc, user, command_id, parse_if_match(if_match), request_id(request))
+    return CommandContext(svc, user, command_id, if_match, request_id(request))
 
 
 def command_response(result: dict[str, Any], status: int, location: str | None = None) -> JSONResponse:

@@ -161,3 +161,41 @@ def test_like_wildcards_in_q_match_the_literal_characters(api: Api) -> None:
         assert [i["number"] for i in api.get("/conventions", params={"q": q}).json()["items"]] == ["W_1"], q
     for q in ["W%", "W-1", "100_", "1%0"]:  # wildcards before the fix
         assert api.get("/conventions", params={"q": q}).json()["total"] == 0, q
+
+
+# ----------------------------------------------------------------------------- body before If-Match
+def test_body_before_if_match_schema_invalid_body_with_unusable_if_match_is_422(api: Api) -> None:
+    events = api.events(api.a)
+    r = api.post(f"/conventions/{api.a}/hires", {**HIRE, "fte": True}, "op281", **{"If-Match": '"0"'})
+    assert _refused_fields(r) == ["fte"]
+    sign = api.post("/conventions", sign_body("T-9", "281", RPPS[2], sector=True), "op281", **{"If-Match": "x"})
+    assert _refused_fields(sign) == ["sector"]
+    assert api.events(api.a) == events
+
+
+def test_body_before_if_match_domain_invalid_body_with_stale_if_match_is_422(api: Api) -> None:
+    """Hired before the convention took effect: invalid whatever the version; the 412 came first."""
+    stale = '"1"'
+    assert api.get(f"/conventions/{api.a}").headers["ETag"] != stale
+    events = api.events(api.a)
+    r = api.post(f"/conventions/{api.a}/hires", {**HIRE, "hired_on": "2024-01-01"}, "op281", **{"If-Match": stale})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_date"
+    assert api.events(api.a) == events
+
+
+def test_body_before_if_match_valid_body_with_stale_if_match_is_still_412(api: Api) -> None:
+    events = api.events(api.a)
+    r = api.post(f"/conventions/{api.a}/hires", HIRE, "op281", **{"If-Match": '"1"'})
+    assert (r.status_code, r.json()["code"]) == (412, "stale_version")
+    # a body the current state forbids (409 on its own) is also the stale version's 412
+    api.post(f"/conventions/{api.a}/hires", HIRE, "op281")
+    again = api.post(f"/conventions/{api.a}/hires", HIRE, "op281", **{"If-Match": '"1"'})
+    assert (again.status_code, again.json()["code"]) == (412, "stale_version")
+    assert len(api.events(api.a)) == len(events) + 1  # only the hire without If-Match was recorded
+    with_key = api.post(f"/conventions/{api.a}/departures", {"left_on": "2025-05-01"}, "op281",
+                        **{"If-Match": '"1"', "Idempotency-Key": "dep-1"})  # fmt: skip
+    assert with_key.status_code == 412
+    ok = api.post(f"/conventions/{api.a}/departures", {"left_on": "2025-05-01"}, "op281",
+                  **{"Idempotency-Key": "dep-1"})  # fmt: skip
+    assert ok.status_code == 200, "the rehearsal left no receipt behind"
