@@ -14,12 +14,13 @@ from datetime import date
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.composition import build_app, build_clock, build_projections
@@ -112,6 +113,67 @@ class RequestContext:
             structlog.contextvars.clear_contextvars()
 
 
+class Methods:
+    """Pure ASGI middleware: what each route allows, answered the same way everywhere.
+
+    ``OPTIONS`` answers 204 with ``Allow``; ``HEAD`` on a GET route answers exactly like GET
+    (status, headers, authentication) without the body; any other method the route does not
+    take is a 405 problem with ``Allow``. Paths no route knows go on to the 404."""
+
+    METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, app: ASGIApp, router: Router) -> None:
+        self.app = app
+        self.router = router
+
+    def allowed(self, scope: Scope) -> list[str] | None:
+        """The methods the path takes (empty: no route knows it; None: a mount decides)."""
+        allowed = []
+        for method in self.METHODS:
+            for route in self.router.routes:
+                match, _ = route.matches({**scope, "method": method})
+                if match is Match.FULL:
+                    if isinstance(route, Mount):
+                        return None
+                    allowed.append(method)
+                    break
+        if "GET" in allowed:
+            allowed.insert(1, "HEAD")
+        return [*allowed, "OPTIONS"] if allowed else []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        allowed = self.allowed(scope)
+        method = scope["method"]
+        if not allowed or method in allowed and method not in ("HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        allow = {"Allow": ", ".join(allowed)}
+        if method == "OPTIONS":
+            await Response(status_code=204, headers=allow)(scope, receive, send)
+        elif method == "HEAD":
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+        else:
+            detail = f"Méthode {method[:20]} non permise ici ; permises : {allow['Allow']}."
+            response = errors.problem(405, "method_not_allowed", detail, request=Request(scope), headers=allow)
+            await response(scope, receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    """The GET answer, headers included (Content-Length too, as RFC 9110 allows), body dropped."""
+
+    async def head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return head
+
+
 def build_read_models(app: ConventionsApp, settings: Settings) -> ProjectionReadModels:
     """The projections' queries, on this deployment's projection store."""
     return ProjectionReadModels(build_projections(settings, app))
@@ -150,6 +212,7 @@ def create_app(
     api.include_router(conventions_router)
     api.include_router(reports_router)
     _serve_docs(api)
+    api.add_middleware(Methods, router=api.router)
     api.add_middleware(RequestContext)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api

@@ -199,3 +199,56 @@ def test_body_before_if_match_valid_body_with_stale_if_match_is_still_412(api: A
     ok = api.post(f"/conventions/{api.a}/departures", {"left_on": "2025-05-01"}, "op281",
                   **{"Idempotency-Key": "dep-1"})  # fmt: skip
     assert ok.status_code == 200, "the rehearsal left no receipt behind"
+
+
+# ----------------------------------------------------------------------------- OPTIONS / HEAD
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/conventions", "GET, HEAD, POST, OPTIONS"),
+        ("/conventions/{a}", "GET, HEAD, OPTIONS"),
+        ("/conventions/{a}/hires", "POST, OPTIONS"),
+        ("/ledger", "GET, HEAD, OPTIONS"),
+        ("/ready", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_options_answers_what_the_route_allows(api: Api, path: str, allow: str) -> None:
+    r = api.client.options(path.format(a=api.a))
+    assert r.status_code == 204 and r.content == b""
+    assert r.headers["Allow"] == allow
+    assert r.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("PATCH", "/conventions"), ("DELETE", "/conventions/{a}"),
+                                              ("GET", "/conventions/{a}/hires"), ("PUT", "/health")])  # fmt: skip
+def test_options_head_unknown_methods_are_405_with_allow(api: Api, method: str, path: str) -> None:
+    r = api.client.request(method, path.format(a=api.a), headers=api.h("admin"))
+    assert r.status_code == 405
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "method_not_allowed" and r.json()["request_id"] == r.headers["X-Request-ID"]
+    assert r.headers["Allow"] == api.client.options(path.format(a=api.a)).headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/health", "/ready", "/conventions", "/conventions/{a}", "/dashboard", "/openapi.json"]
+)
+def test_head_answers_like_get_without_a_body(api: Api, path: str) -> None:
+    path = path.format(a=api.a)
+    get = api.get(path)
+    head = api.client.head(path, headers=api.h("admin"))
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    if "ETag" in get.headers:
+        assert head.headers["ETag"] == get.headers["ETag"]
+
+
+def test_head_checks_the_token_like_get(api: Api) -> None:
+    r = api.client.head("/conventions")
+    assert r.status_code == 401 and r.content == b"" and r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert api.client.head(f"/conventions/{api.b}", headers=api.h("op281")).status_code == 404
+
+
+def test_options_on_an_unknown_path_is_404(api: Api) -> None:
+    assert api.client.options("/nowhere").status_code == 404
