@@ -252,3 +252,42 @@ def test_head_checks_the_token_like_get(api: Api) -> None:
 
 def test_options_on_an_unknown_path_is_404(api: Api) -> None:
     assert api.client.options("/nowhere").status_code == 404
+
+
+# ----------------------------------------------------------------------------- Idempotency-Key
+def _reused(r: Any) -> bool:
+    return r.status_code == 422 and r.json()["code"] == "idempotency_key_reused"
+
+
+def test_idempotency_key_reused_with_another_reason_is_422(api: Api) -> None:
+    """The reason is recorded on the events: a retry that changes it is another request."""
+    body = {**HIRE, "reason": "embauche de Mme X"}
+    first = api.post(f"/conventions/{api.a}/hires", body, "op281", **{"Idempotency-Key": "k-reason"})
+    assert first.status_code == 200
+    events = api.events(api.a)
+    other = api.post(f"/conventions/{api.a}/hires", {**body, "reason": "autre"}, "op281",
+                     **{"Idempotency-Key": "k-reason"})  # fmt: skip
+    assert _reused(other), other.text
+    assert api.events(api.a) == events
+
+
+def test_idempotency_key_reused_on_another_convention_or_field_is_422(api: Api) -> None:
+    pay = {"instalment": "y1-full", "paid_on": "2025-05-01", "reference": "VIR-1"}
+    assert api.post(f"/conventions/{api.a}/payments", pay, **{"Idempotency-Key": "k-all"}).status_code == 200
+    a, b = api.events(api.a), api.events(api.b)
+    assert _reused(api.post(f"/conventions/{api.b}/payments", pay, **{"Idempotency-Key": "k-all"}))
+    assert _reused(api.post(f"/conventions/{api.a}/payments", {**pay, "reference": "VIR-2"},
+                            **{"Idempotency-Key": "k-all"}))  # fmt: skip
+    assert _reused(api.post(f"/conventions/{api.a}/payments", {**pay, "paid_on": "2025-05-02"},
+                            **{"Idempotency-Key": "k-all"}))  # fmt: skip
+    assert (api.events(api.a), api.events(api.b)) == (a, b)
+    again = api.post(f"/conventions/{api.a}/payments", pay, **{"Idempotency-Key": "k-all"})
+    assert again.status_code == 200  # the very same request is still a replay
+
+
+@pytest.mark.parametrize(("field", "value"), [("optam", True), ("am_number", "123456789"), ("dedicated_room", False),
+                                              ("policies", {"modulation": "proportional", "pause_clock": False})])  # fmt: skip
+def test_idempotency_key_reused_sign_every_field_counts(api: Api, field: str, value: Any) -> None:
+    body = sign_body("K-1", "281", RPPS[2])
+    assert api.post("/conventions", body, "op281", **{"Idempotency-Key": "k-sign"}).status_code == 201
+    assert _reused(api.post("/conventions", {**body, field: value}, "op281", **{"Idempotency-Key": "k-sign"}))
