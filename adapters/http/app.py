@@ -196,6 +196,7 @@ def create_app(
         scope=ScopeGuard(conventions),
         read_models=read_models or build_read_models(conventions, settings),
         clock=clock,
+        ready_max_lag=settings.ready_max_lag,
     )
     api = FastAPI(
         title="CPAM conventions — assistant médical",

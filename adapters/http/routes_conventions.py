@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from annotated_types import Interval
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import require
@@ -39,11 +39,13 @@ from adapters.http.schemas import (
     TrainingRequest,
 )
 from adapters.http.services import (
+    FRESHNESS_HEADERS,
     CommandContext,
     Services,
     command_context,
     command_response,
     etag,
+    fresh,
     services,
 )
 from adapters.users import Permission, User
@@ -86,8 +88,14 @@ SORTS = ["number", "cpam", "name", "status", "option", "tier", "year", "effectiv
 Sort = Literal[tuple(SORTS + [f"-{s}" for s in SORTS])]  # type: ignore[valid-type]
 
 
-@router.get("/conventions", response_model=ConventionList, responses=READ_ERRORS, summary="Liste des conventions")
+@router.get(
+    "/conventions",
+    response_model=ConventionList,
+    responses={200: {"headers": FRESHNESS_HEADERS}, **READ_ERRORS},
+    summary="Liste des conventions",
+)
 def list_conventions(
+    response: Response,
     q: Annotated[Text | None, Query(max_length=100, description="Début du numéro, RPPS, ou partie du nom.")] = None,
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Status | None = None,
@@ -104,7 +112,7 @@ def list_conventions(
         q=q, cpam=cpam, status=status and status.value, option=option and option.value, tier=tier and tier.value,
         contract_year=contract_year, sort=sort, page=page, per_page=per_page,
     )  # fmt: skip
-    return svc.read_models.conventions(user.scope(), query)
+    return fresh(response, svc.read_models.conventions(user.scope(), query))
 
 
 @router.get(
@@ -149,16 +157,17 @@ def get_history(
 @router.get(
     "/conventions/{convention_id}/timeline",
     response_model=Timeline,
-    responses=READ_ERRORS,
+    responses={200: {"headers": FRESHNESS_HEADERS}, **READ_ERRORS},
     summary="Chronologie lisible (une phrase par événement)",
 )
 def get_timeline(
     convention_id: ConventionId,
+    response: Response,
     user: User = Depends(require(Permission.HISTORY)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     svc.scope.check(user, convention_id)
-    return {"id": str(convention_id), "lines": svc.read_models.timeline(convention_id)}
+    return fresh(response, svc.read_models.timeline(convention_id))
 
 
 @router.get(

@@ -6,29 +6,33 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
 from adapters.http.auth import require
 from adapters.http.read_models import LedgerQuery
 from adapters.http.routes_conventions import READ_ERRORS
 from adapters.http.schemas import DECIMAL_IN, QUERY_INT, Dashboard, Day, Estimate, Ledger, QueryBool, WorkQueue
-from adapters.http.services import Services, services
+from adapters.http.services import FRESHNESS_HEADERS, Services, fresh, services
 from adapters.users import Permission, User
 from domain.estimate import estimate as estimate_aid
 from domain.values import Modulation, Option, Tier
 
 router = APIRouter(tags=["portfolio"])
 REPORT_ERRORS = {k: v for k, v in READ_ERRORS.items() if k != 404}
+FRESH_REPORT = {200: {"headers": FRESHNESS_HEADERS}, **REPORT_ERRORS}
 
 
-@router.get("/dashboard", response_model=Dashboard, responses=REPORT_ERRORS, summary="Tableau de bord du portefeuille")
-def dashboard(user: User = Depends(require(Permission.REPORTS)), svc: Services = Depends(services)) -> dict[str, Any]:
-    return svc.read_models.dashboard(user.scope(), svc.clock())
+@router.get("/dashboard", response_model=Dashboard, responses=FRESH_REPORT, summary="Tableau de bord du portefeuille")
+def dashboard(
+    response: Response, user: User = Depends(require(Permission.REPORTS)), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    return fresh(response, svc.read_models.dashboard(user.scope(), svc.clock()))
 
 
-@router.get("/ledger", response_model=Ledger, responses=REPORT_ERRORS, summary="Grand livre des échéances")
+@router.get("/ledger", response_model=Ledger, responses=FRESH_REPORT, summary="Grand livre des échéances")
 def ledger(
+    response: Response,
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Literal["due", "paid", "cancelled"] | None = None,
     year: Annotated[int | None, Interval(ge=1, le=100), QUERY_INT, Query(description="Année de contrat.")] = None,
@@ -42,11 +46,12 @@ def ledger(
     query = LedgerQuery(
         cpam=cpam, status=status, year=year, due_from=due_from, due_to=due_to, page=page, per_page=per_page
     )
-    return svc.read_models.ledger(user.scope(), query)
+    return fresh(response, svc.read_models.ledger(user.scope(), query))
 
 
-@router.get("/work-queue", response_model=WorkQueue, responses=REPORT_ERRORS, summary="File de travail")
+@router.get("/work-queue", response_model=WorkQueue, responses=FRESH_REPORT, summary="File de travail")
 def work_queue(
+    response: Response,
     overdue_only: Annotated[QueryBool, Query(description="true : seulement ce qui est en retard.")] = False,
     page: Annotated[int, Interval(ge=1, le=100_000), QUERY_INT, Query()] = 1,
     per_page: Annotated[int, Interval(ge=1, le=1000), QUERY_INT, Query()] = 100,
@@ -54,7 +59,7 @@ def work_queue(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     """What operators must do, overdue first (reviews, attainments, balances, training, end of term)."""
-    return svc.read_models.work_queue(user.scope(), svc.clock(), overdue_only, page, per_page)
+    return fresh(response, svc.read_models.work_queue(user.scope(), svc.clock(), overdue_only, page, per_page))
 
 
 @router.get("/estimate", response_model=Estimate, responses=REPORT_ERRORS, summary="Simulateur de l'aide")

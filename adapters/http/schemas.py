@@ -483,6 +483,18 @@ class ConventionRow(BaseModel):
     version: int
 
 
+class Freshness(BaseModel):
+    """How fresh a read model's answer is (also in the X-Data-As-Of and X-Data-Lag headers)."""
+
+    as_of: datetime | None = Field(
+        description="Recording time (UTC) of the last event the read models have applied; null: none yet.",
+        examples=["2026-11-30T14:02:11.402311+00:00"],
+    )
+    position: int = Field(description="Notification id the slowest read model has reached.")
+    head: int = Field(description="Last notification id recorded in the event store.")
+    lag: int = Field(description="Notifications recorded but not yet applied (head - position).")
+
+
 class Page(BaseModel):
     total: int = Field(description="Rows matching the filters (within the caller's CPAMs).")
     page: int
@@ -491,6 +503,7 @@ class Page(BaseModel):
 
 class ConventionList(Page):
     items: list[ConventionRow]
+    freshness: Freshness
 
 
 class LedgerRow(BaseModel):
@@ -525,6 +538,7 @@ class LedgerTotal(BaseModel):
 class Ledger(Page):
     items: list[LedgerRow]
     totals: list[LedgerTotal] = Field(description="Per CPAM and month (every page: the whole scope).")
+    freshness: Freshness
 
 
 class WorkItem(BaseModel):
@@ -541,6 +555,7 @@ class WorkItem(BaseModel):
 class WorkQueue(Page):
     today: date
     items: list[WorkItem]
+    freshness: Freshness
 
 
 class CountRow(BaseModel):
@@ -579,6 +594,7 @@ class Dashboard(BaseModel):
     attainment_years_3_plus: list[dict[str, Any]]
     suspensions: list[dict[str, Any]]
     forecast: list[ForecastRow]
+    freshness: Freshness
 
 
 class TimelineLine(BaseModel):
@@ -596,6 +612,7 @@ class TimelineLine(BaseModel):
 class Timeline(BaseModel):
     id: str
     lines: list[TimelineLine]
+    freshness: Freshness
 
 
 class Health(BaseModel):
@@ -606,4 +623,7 @@ class Ready(BaseModel):
     status: Literal["ready", "not_ready"]
     store: str
     last_notification_id: int | None = None
+    lag: int | None = Field(default=None, description="Notifications the slowest read model has not applied yet.")
+    max_lag: int | None = Field(default=None, description="Above this lag, not ready (CONVENTIONS_READY_MAX_LAG).")
+    freshness: Freshness | None = None
     projections: dict[str, Any] | None = None

@@ -17,13 +17,13 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import ScopeGuard, require
 from adapters.http.errors import ApiError
 from adapters.http.read_models import ProjectionReadModels
-from adapters.http.schemas import CommandResult
+from adapters.http.schemas import CommandResult, Freshness
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
@@ -37,6 +37,7 @@ class Services:
     scope: ScopeGuard
     read_models: ProjectionReadModels
     clock: Callable[[], date]
+    ready_max_lag: int = 1000
 
 
 def services(request: Request) -> Services:
@@ -45,6 +46,28 @@ def services(request: Request) -> Services:
 
 def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
+
+
+FRESHNESS_HEADERS = {
+    "X-Data-As-Of": {
+        "description": "Heure d'enregistrement (UTC, ISO 8601) du dernier événement pris en compte par les "
+        "modèles de lecture ; absent tant qu'il n'y en a aucun.",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "X-Data-Lag": {
+        "description": "Événements enregistrés mais pas encore pris en compte (0 : à jour).",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+
+
+def fresh(response: Response, body: dict[str, Any]) -> dict[str, Any]:
+    """A read model's answer: its ``freshness`` (in the body) copied into the headers."""
+    freshness = Freshness.model_validate(body["freshness"]).model_dump(mode="json")  # as the body says it
+    if freshness["as_of"] is not None:
+        response.headers["X-Data-As-Of"] = freshness["as_of"]
+    response.headers["X-Data-Lag"] = str(freshness["lag"])
+    return body
 
 
 def etag(version: int) -> str:

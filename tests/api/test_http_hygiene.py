@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import RPPS, Api, sign_body
+from adapters.http.schemas import Freshness
+from adapters.settings import Settings
+from tests.api.conftest import RPPS, TODAY, Api, make_api, seed_convention, sign_body
+from tests.conftest import FixedClock
 
 HIRE = {"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"}
 ESTIMATE = {"option": "FULL", "tier": "BASE", "effective": "2025-03-01"}
@@ -285,9 +288,92 @@ def test_idempotency_key_reused_on_another_convention_or_field_is_422(api: Api) 
     assert again.status_code == 200  # the very same request is still a replay
 
 
-@pytest.mark.parametrize(("field", "value"), [("optam", True), ("am_number", "123456789"), ("dedicated_room", False),
-                                              ("policies", {"modulation": "proportional", "pause_clock": False})])  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("optam", True),
+        ("am_number", "123456789"),
+        ("dedicated_room", False),
+        ("policies", {"modulation": "proportional", "pause_clock": False}),
+    ],
+)
 def test_idempotency_key_reused_sign_every_field_counts(api: Api, field: str, value: Any) -> None:
     body = sign_body("K-1", "281", RPPS[2])
     assert api.post("/conventions", body, "op281", **{"Idempotency-Key": "k-sign"}).status_code == 201
     assert _reused(api.post("/conventions", {**body, field: value}, "op281", **{"Idempotency-Key": "k-sign"}))
+
+
+# ----------------------------------------------------------------------------- /ready and freshness
+READ_MODELS = ["/conventions", "/dashboard", "/ledger", "/work-queue", "/conventions/{a}/timeline"]
+
+
+def _recorded_at(api: Api, notification_id: int) -> str:
+    """The recording time of one notification, as the API writes datetimes."""
+    (row,) = api.app.recorder.select_notifications(notification_id, 1, stop=notification_id)
+    at = api.app.mapper.to_domain_event(row).timestamp
+    return Freshness(as_of=at, position=0, head=0, lag=0).model_dump(mode="json")["as_of"]
+
+
+@pytest.mark.parametrize("path", READ_MODELS)
+def test_freshness_every_read_model_answer_says_how_fresh_it_is(api: Api, path: str) -> None:
+    r = api.get(path.format(a=api.a))
+    assert r.status_code == 200
+    head = api.app.recorder.max_notification_id()
+    assert r.json()["freshness"] == {"as_of": _recorded_at(api, head), "position": head, "head": head, "lag": 0}
+    assert r.headers["X-Data-As-Of"] == r.json()["freshness"]["as_of"]
+    assert r.headers["X-Data-Lag"] == "0"
+
+
+def test_freshness_headers_are_documented(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    for path in READ_MODELS:
+        ok = paths[path.replace("{a}", "{convention_id}")]["get"]["responses"]["200"]
+        assert {"X-Data-As-Of", "X-Data-Lag"} <= set(ok["headers"]), path
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ["ConventionList", "Dashboard", "Ledger", "WorkQueue", "Timeline"]:
+        assert "freshness" in schemas[model]["required"], model
+
+
+@pytest.fixture
+def behind(tmp_path: Any) -> Api:
+    """An API whose reads catch up at most 10 events inline and whose /ready allows a lag of 10."""
+    api = make_api(Settings(store="memory", data_dir=tmp_path / "data", ready_max_lag=10), FixedClock(TODAY))
+    api.client.app.state.services.read_models.inline_catch_up = 10
+    return api
+
+
+def test_ready_says_the_truth_after_a_burst(behind: Api) -> None:
+    api = behind
+    first = api.get("/conventions").json()  # the read models are created and caught up
+    assert (first["total"], first["freshness"]["lag"]) == (2, 0)
+    assert api.get("/ready", None).status_code == 200
+    for i, rpps in enumerate(RPPS[2:5]):  # a burst: more events than reads catch up inline
+        seed_convention(api.app, f"BURST-{i}", "281", rpps)
+    head = api.app.recorder.max_notification_id()
+    lag = head - first["freshness"]["position"]
+    assert lag > 10
+
+    ready = api.get("/ready", None)
+    assert ready.status_code == 503
+    body = ready.json()
+    assert (body["status"], body["store"], body["lag"], body["max_lag"]) == ("not_ready", "ok", lag, 10)
+    assert body["freshness"]["position"] == first["freshness"]["position"]
+
+    stale = api.get("/conventions")  # served as it is, and saying so
+    assert stale.status_code == 200 and stale.json()["total"] == 2
+    assert stale.json()["freshness"] == {**first["freshness"], "head": head, "lag": lag}
+    assert stale.headers["X-Data-Lag"] == str(lag)
+    assert stale.headers["X-Data-As-Of"] == first["freshness"]["as_of"]
+
+    api.client.app.state.services.read_models.runner.catch_up()  # what `conventions project` does
+    assert api.get("/ready", None).status_code == 200
+    fresh = api.get("/conventions")
+    assert fresh.json()["total"] == 5
+    assert fresh.json()["freshness"] == {"as_of": _recorded_at(api, head), "position": head, "head": head, "lag": 0}
+
+
+def test_ready_max_lag_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONVENTIONS_READY_MAX_LAG", raising=False)
+    assert Settings().ready_max_lag == 1000
+    monkeypatch.setenv("CONVENTIONS_READY_MAX_LAG", "25")
+    assert Settings().ready_max_lag == 25
