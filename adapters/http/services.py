@@ -9,7 +9,6 @@ current state without writing, and its 422 wins if it has one.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,17 +117,30 @@ class _Rehearsed(Exception):
     """The rehearsal reached the save: the command is valid on the current state."""
 
 
+class _Rehearsal(ConventionsApp):
+    """The application's commands on the application's own stores, with every write refused.
+
+    Built from a live application's attributes, never constructed: it must not close the stores it
+    shares when it is collected (``Application.__del__`` closes them), hence ``close`` and
+    ``__del__`` that do nothing."""
+
+    def save(self, *_objs: Any, **_kwargs: Any) -> Any:
+        raise _Rehearsed
+
+    def close(self) -> None:
+        pass
+
+    def __del__(self) -> None:
+        pass
+
+
 def rehearse(app: ConventionsApp, meta: CommandMeta, call: Command) -> None:
     """Run ``call`` on the current state, without version precondition and without writing
     (every write of an eventsourcing application goes through ``save``, refused here). Raises
     the domain's refusal when the request itself is invalid (422); other refusals (a transition
     the current state forbids) are left to the caller's stale version."""
-    dry = copy.copy(app)
-
-    def no_save(*_aggregates: Any, **_kwargs: Any) -> Any:
-        raise _Rehearsed
-
-    dry.save = no_save  # type: ignore[method-assign]
+    dry = object.__new__(_Rehearsal)
+    dry.__dict__.update(app.__dict__)
     try:
         call(dry, meta, None)
     except _Rehearsed:
