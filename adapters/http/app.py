@@ -49,6 +49,7 @@ Voir `docs/api.md`.
 MAX_BODY_BYTES = 256 * 1024  # the largest command is a few hundred bytes: refuse floods early (413)
 TOO_LARGE = f"Corps de requête limité à {MAX_BODY_BYTES // 1024} Kio."
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_CONVENTION_PATH = re.compile(r"/conventions/([^/]+)(?:/.*)?")
 log = structlog.get_logger("http")
 
 
@@ -116,8 +117,10 @@ class RequestContext:
 class Methods:
     """Pure ASGI middleware: what each route allows, answered the same way everywhere.
 
-    ``OPTIONS`` answers 204 with ``Allow``; ``HEAD`` on a GET route answers exactly like GET
-    (status, headers, authentication) without the body; any other method the route does not
+    ``OPTIONS`` answers 204 with ``Allow``; on a convention's resources it first asks the
+    convention's GET, so an unknown or out-of-scope convention is the same 401/404 as everywhere
+    (nothing says another CPAM's convention exists). ``HEAD`` on a GET route answers exactly like
+    GET (status, headers, authentication) without the body; any other method the route does not
     take is a 405 problem with ``Allow``. Paths no route knows go on to the 404."""
 
     METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -141,6 +144,24 @@ class Methods:
             allowed.insert(1, "HEAD")
         return [*allowed, "OPTIONS"] if allowed else []
 
+    async def options(self, scope: Scope, receive: Receive, send: Send, allow: dict[str, str], cid: str | None) -> None:
+        if cid is not None:  # the convention must exist for the caller, as its GET says
+            path = f"/conventions/{cid}"
+            probe = {**scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b""}
+            found = False
+
+            async def unless_found(message: Message) -> None:
+                nonlocal found
+                if message["type"] == "http.response.start":
+                    found = message["status"] == 200
+                if not found:
+                    await send(message)
+
+            await self.app(probe, receive, unless_found)
+            if not found:
+                return
+        await Response(status_code=204, headers=allow)(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -152,7 +173,8 @@ class Methods:
             return
         allow = {"Allow": ", ".join(allowed)}
         if method == "OPTIONS":
-            await Response(status_code=204, headers=allow)(scope, receive, send)
+            convention = _CONVENTION_PATH.match(scope["path"])
+            await self.options(scope, receive, send, allow, convention and convention.group(1))
         elif method == "HEAD":
             await self.app({**scope, "method": "GET"}, receive, _without_body(send))
         else:

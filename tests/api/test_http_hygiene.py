@@ -216,7 +216,7 @@ def test_body_before_if_match_valid_body_with_stale_if_match_is_still_412(api: A
     ],
 )
 def test_options_answers_what_the_route_allows(api: Api, path: str, allow: str) -> None:
-    r = api.client.options(path.format(a=api.a))
+    r = api.client.options(path.format(a=api.a), headers=api.h("op281"))
     assert r.status_code == 204 and r.content == b""
     assert r.headers["Allow"] == allow
     assert r.headers["X-Request-ID"]
@@ -229,7 +229,7 @@ def test_options_head_unknown_methods_are_405_with_allow(api: Api, method: str, 
     assert r.status_code == 405
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == "method_not_allowed" and r.json()["request_id"] == r.headers["X-Request-ID"]
-    assert r.headers["Allow"] == api.client.options(path.format(a=api.a)).headers["Allow"]
+    assert r.headers["Allow"] == api.client.options(path.format(a=api.a), headers=api.h("admin")).headers["Allow"]
 
 
 @pytest.mark.parametrize(
@@ -255,6 +255,20 @@ def test_head_checks_the_token_like_get(api: Api) -> None:
 
 def test_options_on_an_unknown_path_is_404(api: Api) -> None:
     assert api.client.options("/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize("sub", ["", "/hires", "/history"])
+def test_options_on_a_convention_checks_it_exists_for_the_caller(api: Api, sub: str) -> None:
+    """Another CPAM's convention answers exactly like an unknown id; no token is a 401."""
+    hidden = api.client.options(f"/conventions/{api.a}{sub}", headers=api.h("op751"))
+    unknown_id = "00000000-0000-5000-8000-000000000000"
+    unknown = api.client.options(f"/conventions/{unknown_id}{sub}", headers=api.h("op751"))
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["code"] == unknown.json()["code"] == "unknown_convention"
+    assert hidden.json()["detail"].replace(str(api.a), "ID") == unknown.json()["detail"].replace(unknown_id, "ID")
+    assert "Allow" not in hidden.headers
+    assert api.client.options(f"/conventions/{api.a}{sub}").status_code == 401
+    assert api.client.options("/conventions").status_code == 204  # collection and public routes: no token
 
 
 # ----------------------------------------------------------------------------- Idempotency-Key
