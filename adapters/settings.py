@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_workers: int = 1
+    ready_max_lag: int = Field(
+        default=1000,
+        ge=0,
+        description="/ready answers 503 when the read models are more than this many events behind the log.",
+    )
 
     def events_sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"

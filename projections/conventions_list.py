@@ -91,6 +91,11 @@ class ConventionsList(StatefulModel):
         )  # fmt: skip
 
 
+def _like(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'``: ``%`` and ``_`` are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _in(column: str, values: Collection[Any], where: list[str], params: list[Any]) -> None:
     values = sorted(values)
     where.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0")
@@ -123,8 +128,8 @@ def search(
     where: list[str] = []
     params: list[Any] = []
     if q:
-        where.append("(number LIKE ? OR rpps = ? OR name_key LIKE ?)")
-        params += [f"{q.strip()}%", q.strip(), f"%{name_key(q.strip())}%"]
+        where.append("(number LIKE ? ESCAPE '\\' OR rpps = ? OR name_key LIKE ? ESCAPE '\\')")
+        params += [f"{_like(q.strip())}%", q.strip(), f"%{_like(name_key(q.strip()))}%"]
     if number:
         where.append("number = ?")
         params.append(number)
@@ -132,8 +137,8 @@ def search(
         where.append("rpps = ?")
         params.append(rpps)
     if name:
-        where.append("name_key LIKE ?")
-        params.append(f"%{name_key(name.strip())}%")
+        where.append("name_key LIKE ? ESCAPE '\\'")
+        params.append(f"%{_like(name_key(name.strip()))}%")
     if cpams is not None:
         _in("cpam_code", cpams, where, params)
     for column, value in (("status", status), ("option", option), ("tier", tier), ("contract_year", contract_year)):

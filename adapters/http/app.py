@@ -14,12 +14,13 @@ from datetime import date
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.composition import build_app, build_clock, build_projections
@@ -48,6 +49,7 @@ Voir `docs/api.md`.
 MAX_BODY_BYTES = 256 * 1024  # the largest command is a few hundred bytes: refuse floods early (413)
 TOO_LARGE = f"Corps de requête limité à {MAX_BODY_BYTES // 1024} Kio."
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_CONVENTION_PATH = re.compile(r"/conventions/([^/]+)(?:/.*)?")
 log = structlog.get_logger("http")
 
 
@@ -112,6 +114,88 @@ class RequestContext:
             structlog.contextvars.clear_contextvars()
 
 
+class Methods:
+    """Pure ASGI middleware: what each route allows, answered the same way everywhere.
+
+    ``OPTIONS`` answers 204 with ``Allow``; on a convention's resources it first asks the
+    convention's GET, so an unknown or out-of-scope convention is the same 401/404 as everywhere
+    (nothing says another CPAM's convention exists). ``HEAD`` on a GET route answers exactly like
+    GET (status, headers, authentication) without the body; any other method the route does not
+    take is a 405 problem with ``Allow``. Paths no route knows go on to the 404."""
+
+    METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, app: ASGIApp, router: Router) -> None:
+        self.app = app
+        self.router = router
+
+    def allowed(self, scope: Scope) -> list[str] | None:
+        """The methods the path takes (empty: no route knows it; None: a mount decides)."""
+        allowed = []
+        for method in self.METHODS:
+            for route in self.router.routes:
+                match, _ = route.matches({**scope, "method": method})
+                if match is Match.FULL:
+                    if isinstance(route, Mount):
+                        return None
+                    allowed.append(method)
+                    break
+        if "GET" in allowed:
+            allowed.insert(1, "HEAD")
+        return [*allowed, "OPTIONS"] if allowed else []
+
+    async def options(self, scope: Scope, receive: Receive, send: Send, allow: dict[str, str], cid: str | None) -> None:
+        if cid is not None:  # the convention must exist for the caller, as its GET says
+            path = f"/conventions/{cid}"
+            probe = {**scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b""}
+            found = False
+
+            async def unless_found(message: Message) -> None:
+                nonlocal found
+                if message["type"] == "http.response.start":
+                    found = message["status"] == 200
+                if not found:
+                    await send(message)
+
+            await self.app(probe, receive, unless_found)
+            if not found:
+                return
+        await Response(status_code=204, headers=allow)(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        allowed = self.allowed(scope)
+        method = scope["method"]
+        if not allowed or method in allowed and method not in ("HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        allow = {"Allow": ", ".join(allowed)}
+        if method == "OPTIONS":
+            convention = _CONVENTION_PATH.match(scope["path"])
+            await self.options(scope, receive, send, allow, convention and convention.group(1))
+        elif method == "HEAD":
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+        else:
+            detail = f"Méthode {method[:20]} non permise ici ; permises : {allow['Allow']}."
+            response = errors.problem(405, "method_not_allowed", detail, request=Request(scope), headers=allow)
+            await response(scope, receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    """The GET answer, headers included (Content-Length too, as RFC 9110 allows), body dropped."""
+
+    async def head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return head
+
+
 def build_read_models(app: ConventionsApp, settings: Settings) -> ProjectionReadModels:
     """The projections' queries, on this deployment's projection store."""
     return ProjectionReadModels(build_projections(settings, app))
@@ -134,6 +218,7 @@ def create_app(
         scope=ScopeGuard(conventions),
         read_models=read_models or build_read_models(conventions, settings),
         clock=clock,
+        ready_max_lag=settings.ready_max_lag,
     )
     api = FastAPI(
         title="CPAM conventions — assistant médical",
@@ -150,6 +235,7 @@ def create_app(
     api.include_router(conventions_router)
     api.include_router(reports_router)
     _serve_docs(api)
+    api.add_middleware(Methods, router=api.router)
     api.add_middleware(RequestContext)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api

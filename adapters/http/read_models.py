@@ -5,13 +5,16 @@ The projection store holds one connection, so every access goes through one lock
 the read models are caught up inline when they are only a little behind (a command's effect shows
 in the next list), and left to the projection runner (``conventions project --follow``) when they
 are far behind, so a fresh deployment never stalls a request behind a full rebuild.
+
+Every read says how fresh it is (``freshness``): the notification id the slowest read model has
+reached, the log's head, the lag between them, and when the last event applied was recorded.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -65,35 +68,72 @@ class ProjectionReadModels:
         self.store = runner.store
         self.inline_catch_up = inline_catch_up
         self._lock = threading.Lock()
+        self._as_of: tuple[int, datetime | None] = (0, None)
 
-    def _fresh(self) -> None:
-        positions = self.runner.positions()
+    def _fresh(self) -> dict[str, Any]:
+        """Catch up when only a little behind; the freshness of what will be read."""
         head = self.runner.head()
-        behind = head - min((p["position"] for p in positions.values()), default=0)
+        positions = self.runner.positions()
+        behind = head - self._position(positions)
         if len(positions) < len(self.runner.models) or 0 < behind <= self.inline_catch_up:
             self.runner.catch_up(until=head)
+            positions = self.runner.positions()
+        return self._freshness(positions, head)
+
+    def _position(self, positions: dict[str, dict[str, Any]]) -> int:
+        """The slowest read model's position (0 for one that has no tables yet)."""
+        if len(positions) < len(self.runner.models):
+            return 0
+        return min((p["position"] for p in positions.values()), default=0)
+
+    def _freshness(self, positions: dict[str, dict[str, Any]], head: int) -> dict[str, Any]:
+        position = self._position(positions)
+        return {
+            "as_of": self._recorded_at(position),
+            "position": position,
+            "head": head,
+            "lag": max(head - position, 0),
+        }
+
+    def _recorded_at(self, position: int) -> datetime | None:
+        """When the notification at ``position`` (an id the runner reached: one that exists) was
+        recorded; remembered for the last position asked."""
+        if position <= 0:
+            return None
+        if self._as_of[0] != position:
+            app = self.runner.app
+            rows = app.recorder.select_notifications(position, 1, stop=position)
+            at = getattr(app.mapper.to_domain_event(rows[0]), "timestamp", None) if rows else None
+            self._as_of = (position, at)
+        return self._as_of[1]
+
+    def freshness(self) -> dict[str, Any]:
+        """How fresh the read models are now, without catching them up (``/ready``)."""
+        with self._lock:
+            head = self.runner.head()
+            return self._freshness(self.runner.positions(), head)
 
     def conventions(self, scope: Scope, query: ListQuery) -> dict[str, Any]:
         with self._lock:
-            self._fresh()
+            freshness = self._fresh()
             result = conventions_list.search(
                 self.store, q=query.q, cpams=narrow(scope, query.cpam), status=query.status, option=query.option,
                 tier=query.tier, contract_year=query.contract_year, sort=query.sort.lstrip("-"),
                 descending=query.sort.startswith("-"), page=query.page, per_page=query.per_page,
             )  # fmt: skip
         result["items"] = [{"id": r.pop("convention_id"), **r} for r in result["items"]]
-        return result
+        return {**result, "freshness": freshness}
 
     def dashboard(self, scope: Scope, today: date) -> dict[str, Any]:
         with self._lock:
-            self._fresh()
+            freshness = self._fresh()
             data = portfolio.dashboard(self.store, today, scope)
-        return {"cpams": None if scope is None else sorted(scope), **data}
+        return {"cpams": None if scope is None else sorted(scope), **data, "freshness": freshness}
 
     def ledger(self, scope: Scope, query: LedgerQuery) -> dict[str, Any]:
         cpams = narrow(scope, query.cpam)
         with self._lock:
-            self._fresh()
+            freshness = self._fresh()
             rows = ledger.instalments(
                 self.store, cpams=cpams, year=query.year, status=query.status, due_from=query.due_from,
                 due_to=query.due_to,
@@ -101,12 +141,12 @@ class ProjectionReadModels:
             totals = ledger.monthly_totals(self.store, cpams=cpams)
         return {
             "total": len(rows), "page": query.page, "per_page": query.per_page,
-            "items": page_of(rows, query.page, query.per_page), "totals": totals,
+            "items": page_of(rows, query.page, query.per_page), "totals": totals, "freshness": freshness,
         }  # fmt: skip
 
     def work_queue(self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int) -> dict[str, Any]:
         with self._lock:
-            self._fresh()
+            freshness = self._fresh()
             items = calendar.work_queue(self.store, today, None if scope is None else set(scope))
         items = [
             {"convention_id": str(i["convention_id"]), "number": i["number"], "cpam_code": i["cpam"],
@@ -115,13 +155,14 @@ class ProjectionReadModels:
         ]  # fmt: skip
         return {
             "today": today, "total": len(items), "page": page, "per_page": per_page,
-            "items": page_of(items, page, per_page),
+            "items": page_of(items, page, per_page), "freshness": freshness,
         }  # fmt: skip
 
-    def timeline(self, convention_id: UUID) -> list[dict[str, Any]]:
+    def timeline(self, convention_id: UUID) -> dict[str, Any]:
         with self._lock:
-            self._fresh()
-            return history.timeline(self.store, convention_id)
+            freshness = self._fresh()
+            lines = history.timeline(self.store, convention_id)
+        return {"id": str(convention_id), "lines": lines, "freshness": freshness}
 
     def lag(self) -> dict[str, Any]:
         with self._lock:

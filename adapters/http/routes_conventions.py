@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from annotated_types import Interval
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import require
 from adapters.http.errors import ApiError
 from adapters.http.read_models import ListQuery
 from adapters.http.schemas import (
+    QUERY_INT,
     AmendmentRequest,
     AttainmentRequest,
     CommandResult,
@@ -37,11 +39,13 @@ from adapters.http.schemas import (
     TrainingRequest,
 )
 from adapters.http.services import (
+    FRESHNESS_HEADERS,
     CommandContext,
     Services,
     command_context,
     command_response,
     etag,
+    fresh,
     services,
 )
 from adapters.users import Permission, User
@@ -84,17 +88,23 @@ SORTS = ["number", "cpam", "name", "status", "option", "tier", "year", "effectiv
 Sort = Literal[tuple(SORTS + [f"-{s}" for s in SORTS])]  # type: ignore[valid-type]
 
 
-@router.get("/conventions", response_model=ConventionList, responses=READ_ERRORS, summary="Liste des conventions")
+@router.get(
+    "/conventions",
+    response_model=ConventionList,
+    responses={200: {"headers": FRESHNESS_HEADERS}, **READ_ERRORS},
+    summary="Liste des conventions",
+)
 def list_conventions(
+    response: Response,
     q: Annotated[Text | None, Query(max_length=100, description="Début du numéro, RPPS, ou partie du nom.")] = None,
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Status | None = None,
     option: Option | None = None,
     tier: Tier | None = None,
-    contract_year: Annotated[int | None, Query(ge=0, le=100)] = None,
+    contract_year: Annotated[int | None, Interval(ge=0, le=100), QUERY_INT, Query()] = None,
     sort: Annotated[Sort, Query(description="Colonne de tri ; préfixe « - » : décroissant.")] = "number",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: Annotated[int, Interval(ge=1, le=100_000), QUERY_INT, Query()] = 1,
+    per_page: Annotated[int, Interval(ge=1, le=500), QUERY_INT, Query()] = 50,
     user: User = Depends(require(Permission.READ)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
@@ -102,7 +112,7 @@ def list_conventions(
         q=q, cpam=cpam, status=status and status.value, option=option and option.value, tier=tier and tier.value,
         contract_year=contract_year, sort=sort, page=page, per_page=per_page,
     )  # fmt: skip
-    return svc.read_models.conventions(user.scope(), query)
+    return fresh(response, svc.read_models.conventions(user.scope(), query))
 
 
 @router.get(
@@ -114,7 +124,9 @@ def list_conventions(
 def get_convention(
     convention_id: ConventionId,
     as_of: Annotated[Day | None, Query(description="État au vu des événements effectifs à cette date.")] = None,
-    version: Annotated[int | None, Query(ge=1, le=1_000_000_000, description="État à cette version.")] = None,
+    version: Annotated[
+        int | None, Interval(ge=1, le=1_000_000_000), QUERY_INT, Query(description="État à cette version.")
+    ] = None,
     user: User = Depends(require(Permission.READ)),
     svc: Services = Depends(services),
 ) -> JSONResponse:
@@ -145,16 +157,17 @@ def get_history(
 @router.get(
     "/conventions/{convention_id}/timeline",
     response_model=Timeline,
-    responses=READ_ERRORS,
+    responses={200: {"headers": FRESHNESS_HEADERS}, **READ_ERRORS},
     summary="Chronologie lisible (une phrase par événement)",
 )
 def get_timeline(
     convention_id: ConventionId,
+    response: Response,
     user: User = Depends(require(Permission.HISTORY)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     svc.scope.check(user, convention_id)
-    return {"id": str(convention_id), "lines": svc.read_models.timeline(convention_id)}
+    return fresh(response, svc.read_models.timeline(convention_id))
 
 
 @router.get(
@@ -189,6 +202,7 @@ def get_instalments(
     summary="Signer une convention",
 )
 def sign(body: SignRequest, request: Request, ctx: CommandContext = Depends(command_context)) -> JSONResponse:
+    ctx.expected_version  # noqa: B018 - an unusable If-Match is a 412, after the body's 422
     if not ctx.user.sees(body.cpam_code):
         raise ApiError(403, "cpam_not_allowed", f"Vous n'êtes pas habilité pour la CPAM {body.cpam_code}.")
     fields = body.model_dump(exclude={"reason", "policies"})

@@ -19,15 +19,28 @@ def health() -> dict[str, str]:
 @router.get(
     "/ready",
     response_model=Ready,
-    responses={503: {"model": Ready, "description": "Stockage injoignable."}},
-    summary="Stockage joignable, retard des projections",
+    responses={
+        503: {
+            "model": Ready,
+            "description": "Stockage injoignable, ou modèles de lecture en retard de plus de "
+            "CONVENTIONS_READY_MAX_LAG événements (le retard est dans le corps).",
+        }
+    },
+    summary="Stockage joignable, modèles de lecture à jour",
 )
 def ready(svc: Services = Depends(services)) -> JSONResponse:
+    """Ready when the store answers and the read models are at most ``ready_max_lag`` events behind:
+    a process whose lists would be far behind the log is taken out of the load balancer."""
     try:
         last = svc.app.recorder.max_notification_id()
         svc.users.ping()
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         body = Ready(status="not_ready", store=f"unreachable: {type(error).__name__}")
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
-    lag = svc.read_models.lag()
-    return JSONResponse(Ready(status="ready", store="ok", last_notification_id=last, projections=lag).model_dump())
+    freshness = svc.read_models.freshness()
+    behind = freshness["lag"] > svc.ready_max_lag
+    body = Ready(
+        status="not_ready" if behind else "ready", store="ok", last_notification_id=last, lag=freshness["lag"],
+        max_lag=svc.ready_max_lag, freshness=freshness, projections=svc.read_models.lag(),
+    )  # fmt: skip
+    return JSONResponse(body.model_dump(mode="json"), status_code=503 if behind else 200)

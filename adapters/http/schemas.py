@@ -1,28 +1,89 @@
 """Request and response bodies of the HTTP API: pydantic models with examples.
 
-Dates are ISO 8601 and bounded (1950-2199) so no client input can overflow the calendar rules;
-amounts are decimal strings with two places ("38000.00"); free text refuses NUL and lone
-surrogates, which no store could keep. Every bound here is a 422 naming the field, never a 500.
+JSON types are strict: an integer field takes a JSON integer (not ``"12"``, ``12.0`` or ``true``), a
+boolean a JSON boolean, a date a ``"YYYY-MM-DD"`` string only (not a number, which lax parsing would
+read as seconds since 1970); amounts taken as input (``fte``) are a JSON number or a plain decimal
+string (``0.5`` or ``"0.5"``). Dates are bounded (1950-2199) so no client input can overflow the
+calendar rules; amounts answered are decimal strings with two places ("38000.00"); free text
+refuses NUL and lone surrogates, which no store could keep. Every bound here is a 422 naming the
+field, never a 500.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StrictBool
+from pydantic_core import PydanticCustomError
 
 from domain.values import SPECIALTIES, Modulation, Option, Profile, SuspensionGround, TerminatedBy, Tier
 
 MIN_DAY = date(1950, 1, 1)
 MAX_DAY = date(2199, 12, 31)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DECIMAL = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,12})?")
+_QUERY_INT = re.compile(r"-?[0-9]{1,12}")
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value is named in messages."""
+    return {bool: "un booléen", int: "un entier", float: "un nombre", str: "une chaîne", type(None): "null"}.get(
+        type(value), "un objet ou une liste"
+    )
+
+
+def _iso_day(value: Any) -> Any:
+    """Only ``YYYY-MM-DD``: a number (``0``, read as 1970-01-01) or a date-time is refused."""
+    if (isinstance(value, date) and not isinstance(value, datetime)) or (
+        isinstance(value, str) and _ISO_DAY.fullmatch(value)
+    ):
+        return value
+    raise PydanticCustomError("date_type", "Date attendue au format AAAA-MM-JJ, reçu {kind}.", {"kind": _kind(value)})
 
 
 def _day_in_range(value: date) -> date:
     if not MIN_DAY <= value <= MAX_DAY:
         raise ValueError(f"date hors limites ({MIN_DAY.isoformat()} .. {MAX_DAY.isoformat()})")
     return value
+
+
+def _json_int(value: Any) -> Any:
+    if type(value) is int:
+        return value
+    raise PydanticCustomError("int_type", "Entier JSON attendu (ex. 12), reçu {kind}.", {"kind": _kind(value)})
+
+
+def _decimal_in(value: Any) -> Any:
+    """A JSON number or a plain decimal string (``"0.5"``): no boolean, exponent, sign or blank."""
+    if (
+        type(value) in (int, float)
+        or isinstance(value, Decimal)
+        or (isinstance(value, str) and _DECIMAL.fullmatch(value))
+    ):
+        return value
+    raise PydanticCustomError(
+        "decimal_type",
+        'Nombre JSON ou chaîne décimale attendu (ex. 0.5 ou "0.5"), reçu {kind}.',
+        {"kind": _kind(value)},
+    )
+
+
+def _query_int(value: Any) -> Any:
+    """A query integer is digits only: ``1.0``, ``1e3`` or `` 1`` are refused."""
+    if value is None or type(value) is int or (isinstance(value, str) and _QUERY_INT.fullmatch(value)):
+        return value
+    raise PydanticCustomError("int_type", "Entier attendu (chiffres seulement, ex. 12).")
+
+
+def _query_bool(value: Any) -> Any:
+    if value is None or type(value) is bool:
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise PydanticCustomError("bool_type", "Booléen attendu : true ou false.")
 
 
 def _storable(value: str) -> str:
@@ -39,15 +100,46 @@ def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-Day = Annotated[date, AfterValidator(_day_in_range), Field(examples=["2025-03-01"])]
+QUERY_INT = BeforeValidator(_query_int)
+DECIMAL_IN = BeforeValidator(_decimal_in)
+DAY_SCHEMA = {
+    "pattern": f"^{_ISO_DAY.pattern}$",
+    "formatMinimum": MIN_DAY.isoformat(),
+    "formatMaximum": MAX_DAY.isoformat(),
+}
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(_day_in_range),
+    Field(
+        examples=["2025-03-01"],
+        description=f"Date AAAA-MM-JJ entre {MIN_DAY.isoformat()} et {MAX_DAY.isoformat()}.",
+        json_schema_extra=DAY_SCHEMA,
+    ),
+]
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 Text = Annotated[str, AfterValidator(_storable)]
 Money = Annotated[Decimal, PlainSerializer(_money, return_type=str, when_used="always")]
 Reason = Annotated[Text, Field(max_length=1000, description="Pourquoi : enregistré sur chaque événement.")]
 Specialty = Literal[SPECIALTIES]  # type: ignore[valid-type]
-Patients = Annotated[int, Field(ge=0, le=1_000_000)]
-ContractYear = Annotated[int, Field(ge=1, le=100)]
+Patients = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]  # strict: a JSON integer, not "12" or 12.0
+ContractYear = Annotated[int, Field(strict=True, ge=1, le=100)]
 Siret = Annotated[str, Field(pattern=r"^[0-9]{14}$", description="SIRET du groupement employeur (R19).")]
-Fte = Annotated[Decimal, Field(gt=0, le=2, max_digits=5, decimal_places=3, examples=["0.5"])]
+Fte = Annotated[
+    Decimal,
+    Field(gt=0, le=2, max_digits=5, decimal_places=3),
+    DECIMAL_IN,
+    Field(
+        examples=["0.5"],
+        description='Nombre JSON ou chaîne décimale (0.5 ou "0.5"), 0 < ETP ≤ 2, trois décimales au plus.',
+        json_schema_extra={
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 2},
+                {"type": "string", "pattern": f"^{_DECIMAL.pattern}$"},
+            ]
+        },
+    ),
+]
 
 
 class Body(BaseModel):
@@ -80,7 +172,7 @@ class Problem(BaseModel):
 class PoliciesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     modulation: Modulation = Modulation.PROPORTIONAL
-    pause_clock: bool = True
+    pause_clock: StrictBool = True
 
 
 class SignRequest(Body):
@@ -105,19 +197,19 @@ class SignRequest(Body):
     am_number: Annotated[str | None, Field(pattern=r"^[0-9]{9}$", description="Numéro AM (R19).")] = None
     doctor_name: Annotated[Text, Field(min_length=1, max_length=200)]
     specialty: Specialty
-    sector: Literal[1, 2, 3]
-    optam: bool = False
-    ccam_share: Annotated[float | None, Field(ge=0, le=100, allow_inf_nan=False)] = None
-    newly_installed: bool = False
-    mep: bool = False
-    zip_area: bool = False
+    sector: Annotated[Literal[1, 2, 3], BeforeValidator(_json_int)]  # not true, 1.0 or "1"
+    optam: StrictBool = False
+    ccam_share: Annotated[float | None, Field(strict=True, ge=0, le=100, allow_inf_nan=False)] = None
+    newly_installed: StrictBool = False
+    mep: StrictBool = False
+    zip_area: StrictBool = False
     option: Option
-    percentile: Annotated[int, Field(ge=0, le=100)]
+    percentile: Annotated[int, Field(strict=True, ge=0, le=100)]
     initial_patients: Patients
     target_patients: Patients
     signed_on: Day
     effective_from: Day
-    dedicated_room: bool = True
+    dedicated_room: StrictBool = True
     policies: PoliciesIn | None = None
 
 
@@ -391,6 +483,18 @@ class ConventionRow(BaseModel):
     version: int
 
 
+class Freshness(BaseModel):
+    """How fresh a read model's answer is (also in the X-Data-As-Of and X-Data-Lag headers)."""
+
+    as_of: datetime | None = Field(
+        description="Recording time (UTC) of the last event the read models have applied; null: none yet.",
+        examples=["2026-11-30T14:02:11.402311+00:00"],
+    )
+    position: int = Field(description="Notification id the slowest read model has reached.")
+    head: int = Field(description="Last notification id recorded in the event store.")
+    lag: int = Field(description="Notifications recorded but not yet applied (head - position).")
+
+
 class Page(BaseModel):
     total: int = Field(description="Rows matching the filters (within the caller's CPAMs).")
     page: int
@@ -399,6 +503,7 @@ class Page(BaseModel):
 
 class ConventionList(Page):
     items: list[ConventionRow]
+    freshness: Freshness
 
 
 class LedgerRow(BaseModel):
@@ -433,6 +538,7 @@ class LedgerTotal(BaseModel):
 class Ledger(Page):
     items: list[LedgerRow]
     totals: list[LedgerTotal] = Field(description="Per CPAM and month (every page: the whole scope).")
+    freshness: Freshness
 
 
 class WorkItem(BaseModel):
@@ -449,6 +555,7 @@ class WorkItem(BaseModel):
 class WorkQueue(Page):
     today: date
     items: list[WorkItem]
+    freshness: Freshness
 
 
 class CountRow(BaseModel):
@@ -487,6 +594,7 @@ class Dashboard(BaseModel):
     attainment_years_3_plus: list[dict[str, Any]]
     suspensions: list[dict[str, Any]]
     forecast: list[ForecastRow]
+    freshness: Freshness
 
 
 class TimelineLine(BaseModel):
@@ -504,6 +612,7 @@ class TimelineLine(BaseModel):
 class Timeline(BaseModel):
     id: str
     lines: list[TimelineLine]
+    freshness: Freshness
 
 
 class Health(BaseModel):
@@ -514,4 +623,7 @@ class Ready(BaseModel):
     status: Literal["ready", "not_ready"]
     store: str
     last_notification_id: int | None = None
+    lag: int | None = Field(default=None, description="Notifications the slowest read model has not applied yet.")
+    max_lag: int | None = Field(default=None, description="Above this lag, not ready (CONVENTIONS_READY_MAX_LAG).")
+    freshness: Freshness | None = None
     projections: dict[str, Any] | None = None

@@ -1,5 +1,11 @@
 """What the routes share: the application, users, scope guard, read models, clock; and the
-command runner that turns headers into safe writes (Idempotency-Key, If-Match, request id)."""
+command runner that turns headers into safe writes (Idempotency-Key, If-Match, request id).
+
+Order of the checks on a command: authentication and role, the body (422), the convention's
+existence for the caller (404), then If-Match (412). A request that is invalid in itself is a 422
+whatever its If-Match: when the domain answers "stale version", the command is rehearsed on the
+current state without writing, and its 422 wins if it has one.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,17 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import ScopeGuard, require
 from adapters.http.errors import ApiError
 from adapters.http.read_models import ProjectionReadModels
-from adapters.http.schemas import CommandResult
+from adapters.http.schemas import CommandResult, Freshness
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
+from domain.errors import DomainError, ErrorKind, StaleVersion
 
 
 @dataclass
@@ -29,6 +36,7 @@ class Services:
     scope: ScopeGuard
     read_models: ProjectionReadModels
     clock: Callable[[], date]
+    ready_max_lag: int = 1000
 
 
 def services(request: Request) -> Services:
@@ -37,6 +45,28 @@ def services(request: Request) -> Services:
 
 def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
+
+
+FRESHNESS_HEADERS = {
+    "X-Data-As-Of": {
+        "description": "Heure d'enregistrement (UTC, ISO 8601) du dernier événement pris en compte par les "
+        "modèles de lecture ; absent tant qu'il n'y en a aucun.",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "X-Data-Lag": {
+        "description": "Événements enregistrés mais pas encore pris en compte (0 : à jour).",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+
+
+def fresh(response: Response, body: dict[str, Any]) -> dict[str, Any]:
+    """A read model's answer: its ``freshness`` (in the body) copied into the headers."""
+    freshness = Freshness.model_validate(body["freshness"]).model_dump(mode="json")  # as the body says it
+    if freshness["as_of"] is not None:
+        response.headers["X-Data-As-Of"] = freshness["as_of"]
+    response.headers["X-Data-Lag"] = str(freshness["lag"])
+    return body
 
 
 def etag(version: int) -> str:
@@ -80,28 +110,74 @@ IfMatch = Annotated[
 ]
 
 
+Command = Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]]
+
+
+class _Rehearsed(Exception):
+    """The rehearsal reached the save: the command is valid on the current state."""
+
+
+class _Rehearsal(ConventionsApp):
+    """The application's commands on the application's own stores, with every write refused.
+
+    Built from a live application's attributes, never constructed: it must not close the stores it
+    shares when it is collected (``Application.__del__`` closes them), hence ``close`` and
+    ``__del__`` that do nothing."""
+
+    def save(self, *_objs: Any, **_kwargs: Any) -> Any:
+        raise _Rehearsed
+
+    def close(self) -> None:
+        pass
+
+    def __del__(self) -> None:
+        pass
+
+
+def rehearse(app: ConventionsApp, meta: CommandMeta, call: Command) -> None:
+    """Run ``call`` on the current state, without version precondition and without writing
+    (every write of an eventsourcing application goes through ``save``, refused here). Raises
+    the domain's refusal when the request itself is invalid (422); other refusals (a transition
+    the current state forbids) are left to the caller's stale version."""
+    dry = object.__new__(_Rehearsal)
+    dry.__dict__.update(app.__dict__)
+    try:
+        call(dry, meta, None)
+    except _Rehearsed:
+        return
+    except DomainError as error:
+        if error.kind is ErrorKind.INVALID:
+            raise
+
+
 @dataclass
 class CommandContext:
-    """One write: who, under which command id, against which version."""
+    """One write: who, under which command id, against which version (If-Match, read lazily so
+    that the body is validated first)."""
 
     services: Services
     user: User
     command_id: str
-    expected_version: int | None
+    if_match: str | None
     request_id: str | None
+
+    @property
+    def expected_version(self) -> int | None:
+        return parse_if_match(self.if_match)
 
     def meta(self, reason: str) -> CommandMeta:
         return CommandMeta(actor=self.user.name, reason=reason, command_id=self.command_id, request_id=self.request_id)
 
-    def run(
-        self,
-        conv_id: UUID,
-        reason: str,
-        call: Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]],
-    ) -> JSONResponse:
+    def run(self, conv_id: UUID, reason: str, call: Command) -> JSONResponse:
         """Check the convention exists for the caller, run the command, answer with its ETag."""
         self.services.scope.check(self.user, conv_id)
-        result = call(self.services.app, self.meta(reason), self.expected_version)
+        expected = self.expected_version
+        meta = self.meta(reason)
+        try:
+            result = call(self.services.app, meta, expected)
+        except StaleVersion:
+            rehearse(self.services.app, meta, call)  # an invalid request is a 422, not a 412
+            raise
         return command_response(result, 200)
 
 
@@ -114,7 +190,7 @@ def command_context(
 ) -> CommandContext:
     # The key is the user's own: two users can never collide, nor replay each other's results.
     command_id = f"http:{user.name}:{idempotency_key}" if idempotency_key else ""
-    return CommandContext(svc, user, command_id, parse_if_match(if_match), request_id(request))
+    return CommandContext(svc, user, command_id, if_match, request_id(request))
 
 
 def command_response(result: dict[str, Any], status: int, location: str | None = None) -> JSONResponse:
