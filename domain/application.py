@@ -28,6 +28,7 @@ from domain.convention import CommandMeta, Convention
 from domain.errors import (
     ConcurrentModification,
     DomainError,
+    ErrorKind,
     ForbiddenTransition,
     IdempotencyKeyReused,
     NotEligible,
@@ -333,20 +334,27 @@ class ConventionsApp(Application[UUID]):
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = self._get(conv_id)
+        before = conv.version
+        stale = None
+        if expected_version is not None and before != expected_version:
+            stale = StaleVersion(
+                "stale_version",
+                f"La convention est en version {before}, pas {expected_version} : recharger avant de modifier.",
+            )
         try:
-            if expected_version is not None and conv.version != expected_version:
-                raise StaleVersion(
-                    "stale_version",
-                    f"La convention est en version {conv.version}, pas {expected_version} : "
-                    "recharger avant de modifier.",
-                )
-            before = conv.version
+            # The command is decided before the version is compared: a request invalid in itself is
+            # refused as such (422) whatever the caller's version; any other outcome on a stale
+            # version is the stale version (412), since the caller decided on another state.
             outcome = action(conv, meta)
-        except DomainError:
+        except DomainError as error:
             # An identical retry may have been saved between our receipt check and our read.
             if (first := self._first_result(meta.command_id, fp)) is not None:
                 return first
+            if stale is not None and error.kind is not ErrorKind.INVALID:
+                raise stale from None
             raise
+        if stale is not None:
+            raise stale
         others: list[Any] = []
         if isinstance(outcome, tuple):
             outcome, others = outcome

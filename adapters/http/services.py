@@ -3,8 +3,7 @@ command runner that turns headers into safe writes (Idempotency-Key, If-Match, r
 
 Order of the checks on a command: authentication and role, the body (422), the convention's
 existence for the caller (404), then If-Match (412). A request that is invalid in itself is a 422
-whatever its If-Match: when the domain answers "stale version", the command is rehearsed on the
-current state without writing, and its 422 wins if it has one.
+whatever its If-Match: the application decides the command before it compares versions.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from adapters.http.schemas import CommandResult, Freshness
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
-from domain.errors import DomainError, ErrorKind, StaleVersion
 
 
 @dataclass
@@ -113,43 +111,6 @@ IfMatch = Annotated[
 Command = Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]]
 
 
-class _Rehearsed(Exception):
-    """The rehearsal reached the save: the command is valid on the current state."""
-
-
-class _Rehearsal(ConventionsApp):
-    """The application's commands on the application's own stores, with every write refused.
-
-    Built from a live application's attributes, never constructed: it must not close the stores it
-    shares when it is collected (``Application.__del__`` closes them), hence ``close`` and
-    ``__del__`` that do nothing."""
-
-    def save(self, *_objs: Any, **_kwargs: Any) -> Any:
-        raise _Rehearsed
-
-    def close(self) -> None:
-        pass
-
-    def __del__(self) -> None:
-        pass
-
-
-def rehearse(app: ConventionsApp, meta: CommandMeta, call: Command) -> None:
-    """Run ``call`` on the current state, without version precondition and without writing
-    (every write of an eventsourcing application goes through ``save``, refused here). Raises
-    the domain's refusal when the request itself is invalid (422); other refusals (a transition
-    the current state forbids) are left to the caller's stale version."""
-    dry = object.__new__(_Rehearsal)
-    dry.__dict__.update(app.__dict__)
-    try:
-        call(dry, meta, None)
-    except _Rehearsed:
-        return
-    except DomainError as error:
-        if error.kind is ErrorKind.INVALID:
-            raise
-
-
 @dataclass
 class CommandContext:
     """One write: who, under which command id, against which version (If-Match, read lazily so
@@ -173,11 +134,7 @@ class CommandContext:
         self.services.scope.check(self.user, conv_id)
         expected = self.expected_version
         meta = self.meta(reason)
-        try:
-            result = call(self.services.app, meta, expected)
-        except StaleVersion:
-            rehearse(self.services.app, meta, call)  # an invalid request is a 422, not a 412
-            raise
+        result = call(self.services.app, meta, expected)  # invalid in itself: 422 even when stale (domain)
         return command_response(result, 200)
 
 
