@@ -60,6 +60,7 @@ def convention_view(conv: Convention, today: date | None = None) -> dict[str, An
             "hired_on": assistant.hired_on, "fte": assistant.fte, "profile": assistant.profile.value,
             "training": assistant.training, "training_deadline": assistant.training_deadline,
             "trained_on": assistant.trained_on, "employer_siret": assistant.employer_siret,
+            "was_practice_secretary": assistant.was_practice_secretary, "secretary_due_by": conv.secretary_due_by,
         },
         "years": [
             {"year": y.year, "start": y.start, "regime": y.regime, "option": y.option.value,

@@ -31,6 +31,7 @@ from adapters.http.schemas import (
     ReactivationRequest,
     ReplacementRequest,
     ReviewRequest,
+    SecretaryRequest,
     SignRequest,
     SuspensionRequest,
     TerminationRequest,
@@ -217,7 +218,16 @@ def sign(body: SignRequest, request: Request, ctx: CommandContext = Depends(comm
 def hire(convention_id: ConventionId, body: HireRequest, ctx: CommandContext = Depends(command_context)) -> Any:
     return ctx.run(convention_id, body.reason or "embauche", lambda app, m, v: app.hire(
         convention_id, m, hired_on=body.hired_on, fte=body.fte, profile=body.profile,
-        employer_siret=body.employer_siret, expected_version=v))  # fmt: skip
+        employer_siret=body.employer_siret, was_practice_secretary=body.was_practice_secretary,
+        expected_version=v))  # fmt: skip
+
+
+@router.post("/conventions/{convention_id}/secretaries", **_command_doc("Nouvelle secrétaire du cabinet (R28)"))
+def secretary(
+    convention_id: ConventionId, body: SecretaryRequest, ctx: CommandContext = Depends(command_context)
+) -> Any:
+    return ctx.run(convention_id, body.reason or "nouvelle secrétaire", lambda app, m, v: app.declare_secretary_hired(
+        convention_id, m, hired_on=body.hired_on, expected_version=v))  # fmt: skip
 
 
 @router.post("/conventions/{convention_id}/replacements", **_command_doc("Remplacement de l'assistant"))

@@ -206,7 +206,12 @@ class SignRequest(Body):
     option: Option
     percentile: Annotated[int, Field(strict=True, ge=0, le=100)]
     initial_patients: Patients
-    target_patients: Patients
+    target_patients: Patients | None = Field(
+        default=None,
+        description="Objectif ; sans lui, déduit quand la règle le permet (P95+, 65 ans ou plus, généraliste "
+        "nouvellement installé : R27), sinon 422 target_required.",
+    )
+    aged_65_or_more: StrictBool = False
     signed_on: Day
     effective_from: Day
     dedicated_room: StrictBool = True
@@ -222,6 +227,15 @@ class HireRequest(Body):
     fte: Fte
     profile: Profile
     employer_siret: Siret | None = None
+    was_practice_secretary: StrictBool = Field(
+        default=False, description="R28 : l'assistant était la secrétaire du cabinet (nouvelle secrétaire sous 6 mois)."
+    )
+
+
+class SecretaryRequest(Body):
+    """R28: the practice hired a new secretary after its secretary became the assistant."""
+
+    hired_on: Day
 
 
 class ReplacementRequest(Body):
@@ -330,6 +344,8 @@ class AssistantOut(BaseModel):
     training_deadline: date
     trained_on: date | None
     employer_siret: str | None
+    was_practice_secretary: bool
+    secretary_due_by: date | None = Field(description="R28: nouvelle secrétaire à embaucher avant cette date.")
 
 
 class YearOut(BaseModel):
@@ -376,8 +392,12 @@ class SuspensionOut(BaseModel):
 
 
 class PatientCounts(BaseModel):
+    measure: str = Field(description="R20: pmt (patientèle médecin traitant, généralistes) ou file_active.")
+    measure_label: str
     initial: int
     target: int
+    objective_basis: str = Field(description="R27: given, max_tolerance, age_tolerance ou newly_installed_p50.")
+    objective_reason: str
 
 
 class SecondAssistantOut(BaseModel):

@@ -144,7 +144,7 @@ def test_strict_json_types_dates_are_documented_with_format_and_bounds(api: Api)
     page = next(p for p in doc["paths"]["/conventions"]["get"]["parameters"] if p["name"] == "page")
     assert page["schema"] == {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1, "title": "Page"}
     target = doc["components"]["schemas"]["SignRequest"]["properties"]["target_patients"]
-    assert target["type"] == "integer"
+    assert target["anyOf"][0]["type"] == "integer" and target["anyOf"][1]["type"] == "null"  # optional: R27
 
 
 # ----------------------------------------------------------------------------- LIKE wildcards in q
@@ -391,3 +391,24 @@ def test_ready_max_lag_setting_comes_from_the_environment(monkeypatch: pytest.Mo
     assert Settings().ready_max_lag == 1000
     monkeypatch.setenv("CONVENTIONS_READY_MAX_LAG", "25")
     assert Settings().ready_max_lag == 25
+
+
+# ----------------------------------------------------------------------------- R27 and R28 through the API
+def test_r27_a_signature_without_target_derives_it_or_is_a_422(api: Api) -> None:
+    body = {k: v for k, v in sign_body("R27-1", "281", RPPS[2]).items() if k != "target_patients"}
+    refused = api.post("/conventions", body, "admin")
+    assert (refused.status_code, refused.json()["code"]) == (422, "target_required")
+    r = api.post("/conventions", {**body, "percentile": 97}, "admin")
+    assert r.status_code == 201, r.text
+    patients = api.get(f"/conventions/{r.json()['id']}", "admin").json()["patients"]
+    assert (patients["target"], patients["objective_basis"], patients["measure"]) == (950, "max_tolerance", "pmt")
+
+
+def test_r28_the_new_secretary_is_declared_through_the_api(api: Api) -> None:
+    hire = {"hired_on": "2025-03-01", "fte": "1", "profile": "secretary", "was_practice_secretary": True}
+    assert api.post(f"/conventions/{api.a}/hires", hire, "op281").status_code == 200
+    assert api.get(f"/conventions/{api.a}", "op281").json()["assistant"]["secretary_due_by"] == "2025-09-01"
+    assert api.post(f"/conventions/{api.a}/secretaries", {"hired_on": "2025-05-02"}, "op281").status_code == 200
+    assert api.get(f"/conventions/{api.a}", "op281").json()["assistant"]["secretary_due_by"] is None
+    again = api.post(f"/conventions/{api.a}/secretaries", {"hired_on": "2025-05-03"}, "op281")
+    assert (again.status_code, again.json()["code"]) == (409, "no_secretary_to_replace")

@@ -45,6 +45,13 @@ def _hire(api: Api, cid: UUID) -> None:
     api.app.hire(cid, CommandMeta(actor="seed"), hired_on=date(2025, 3, 1), fte=Decimal(1), profile=Profile.NURSE)
 
 
+def _hire_secretary(api: Api, cid: UUID) -> None:
+    from decimal import Decimal
+
+    api.app.hire(cid, CommandMeta(actor="seed"), hired_on=date(2025, 3, 1), fte=Decimal(1), profile=Profile.SECRETARY,
+                 was_practice_secretary=True)  # fmt: skip
+
+
 def _suspend(api: Api, cid: UUID) -> None:
     from datetime import date
 
@@ -79,6 +86,7 @@ COMMANDS: dict[str, tuple[dict[str, Any], Setup]] = {
     "reviews": ({"held_on": "2025-09-05", "notes": "RAS"}, _on(date(2025, 9, 5))),
     "amendments": ({"option": "HALF", "from_date": "2026-03-01"}, None),
     "terminations": ({"on": "2025-12-31", "by": "cpam", "ground": "déménagement"}, None),
+    "secretaries": ({"hired_on": "2025-05-15"}, _hire_secretary),
 }
 
 
