@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from adapters.cli import app as cli
 from adapters.http.app import create_app
 from adapters.settings import Settings
 from adapters.users import build_user_store, hash_token
+from tests.waiting import wait_until
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -112,15 +112,15 @@ def test_serve(tmp_path: Path, workers: int) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def healthy() -> bool:
+            assert proc.poll() is None, f"the server exited ({proc.returncode})"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
-            time.sleep(0.1)
+                return False
+
+        wait_until(healthy, f"the server to answer /health on port {port}", interval=0.1)
         r = httpx.get(f"http://127.0.0.1:{port}/conventions", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200 and r.json()["total"] == 0
         assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"].startswith("CPAM")

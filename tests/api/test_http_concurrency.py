@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +22,7 @@ from adapters.settings import Settings
 from domain import events as ev
 from tests.api.conftest import RPPS, TODAY, seed_convention
 from tests.conftest import FixedClock
+from tests.waiting import wait_until
 
 CLIENTS = 20
 
@@ -52,10 +52,7 @@ class Served:
 
     def __enter__(self) -> Served:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started, "uvicorn to start", interval=0.02)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,6 +20,7 @@ from adapters.composition import build_app
 from adapters.settings import Settings
 from domain.convention import CommandMeta
 from tests.integration.test_projection_models import build_portfolio
+from tests.waiting import wait_until
 
 runner = CliRunner()
 
@@ -114,23 +115,22 @@ def test_following_shows_new_events_within_a_second(data_dir: Path) -> None:
         from projections import conventions_list
 
         store = build_projection_store(settings)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait for the first catch-up
+
+        def caught_up(cpams: set[str] | None = None, total: int = 6) -> bool:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             try:
-                if conventions_list.search(store)["total"] == 6:
-                    break
-            except LookupError:
-                pass
-            time.sleep(0.05)
+                return conventions_list.search(store, cpams=cpams)["total"] >= total
+            except LookupError:  # no live tables yet
+                return False
+
+        wait_until(caught_up, "the follower's first catch-up (6 conventions listed)")
         delays = []
         for n in range(3):
             from tests.integration.test_projection_models import sign
 
             sign(app, CommandMeta(actor="agent.suivi"), 900 + n, cpam="974", name=f"Nouveau {n}")
             written = time.monotonic()
-            while conventions_list.search(store, cpams={"974"})["total"] < n + 1:
-                assert time.monotonic() - written < 5, "not visible after 5 s"
-                time.sleep(0.01)
+            wait_until(lambda n=n: caught_up({"974"}, n + 1), f"new convention {n} in the list", timeout=30)
             delays.append(time.monotonic() - written)
         assert max(delays) < 1.0, delays
         store.close()

@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import tempfile
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
 import pytest
 
-from adapters.composition import build_app, build_projections
+from adapters.composition import build_app, build_projection_store, build_projections
 from adapters.settings import Settings
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta, Convention
 from domain.values import Option, Profile
 from projections import conventions_list, history
+from projections.store import ProjectionStore
 from tests.conftest import FixedClock
 from tests.integration.test_projection_models import build_portfolio, rpps, sign
+from tests.waiting import wait_until
 
 META = CommandMeta(actor="agent.crash", reason="charge")
 
@@ -72,12 +75,39 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-def runner_process(settings: Settings, batch_size: int, command: str = "project") -> subprocess.Popen[bytes]:
-    code = "from adapters.cli import main; main()"
-    return subprocess.Popen(
-        [sys.executable, "-c", code, command, "--batch-size", str(batch_size)],
-        env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+class RunnerProcess:
+    """``conventions project`` (or ``rebuild``) in a subprocess; its stderr goes to a file, never to a
+    pipe nobody reads (a full pipe would stall the runner and look like a slow machine)."""
+
+    def __init__(self, settings: Settings, batch_size: int, command: str = "project") -> None:
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in wait()
+        self.p = subprocess.Popen(
+            [sys.executable, "-c", "from adapters.cli import main; main()", command, "--batch-size", str(batch_size)],
+            env=env_for(settings), stdout=subprocess.DEVNULL, stderr=self.errors,
+        )  # fmt: skip
+
+    def stderr(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read().decode(errors="replace")
+
+    def check_running(self, waiting_for: str) -> None:
+        if self.p.poll() is not None:
+            raise AssertionError(f"it exited ({self.p.returncode}) before {waiting_for}:\n{self.stderr()}")
+
+    def kill(self) -> None:
+        os.kill(self.p.pid, signal.SIGKILL)  # by its own pid, never by name
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.p.wait(timeout=timeout)
+        finally:
+            self.errors.close()
+
+
+def live_position(store: ProjectionStore, name: str = "history") -> int:
+    """The committed position of ``name``'s live generation, read from the tracking table."""
+    with store.reading() as tx:
+        return next((p for _, p, live in store.generations(tx, name) if live), 0)
 
 
 def empty_live_tables(settings: Settings, app: ConventionsApp) -> None:
@@ -96,30 +126,41 @@ def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: 
     build_portfolio(app)
     bulk(app, 1000, 300)  # about 8 000 events: a few seconds of work at 1-3 events per transaction
     empty_live_tables(settings, app)
+    watch = build_projection_store(settings)  # read-only use: the tracking table, between commits
     kills = mid_batch = 0
     positions = []
     next_n = 50
     for _ in range(12):
-        proc = runner_process(settings, batch_size=rng.choice([1, 2, 3]))
-        time.sleep(rng.uniform(0.4, 1.6))
-        if proc.poll() is None:
-            os.kill(proc.pid, 9)  # by its own pid, never by name
-            kills += 1
+        # Kill on evidence, never on a guess of time: once the runner has committed a random number
+        # of events (up to a few hundred, at most half of the backlog) beyond where it started, so
+        # that it is stopped in the middle of its catch-up however fast or slow the machine is.
+        start, head = live_position(watch), app.recorder.max_notification_id() or 0
+        most = min(400, (head - start) // 2)
+        past = start + rng.randint(min(20, most), most)
+        proc = RunnerProcess(settings, batch_size=rng.choice([1, 2, 3]))
+
+        def moved(proc: RunnerProcess = proc, past: int = past) -> bool:
+            proc.check_running(f"position {past}")
+            return live_position(watch) >= past
+
+        wait_until(moved, f"the runner to commit up to position {past} (from {start}, head {head})", interval=0.005)
+        proc.kill()
+        kills += 1
         proc.wait(timeout=30)
         runner = build_projections(settings, app=app)
         pos = runner.positions()
         runner.store.close()
-        if pos:
-            positions.append(pos["history"]["position"])
-            mid_batch += pos["history"]["lag"] > 0
+        positions.append(pos["history"]["position"])
+        mid_batch += pos["history"]["lag"] > 0
         grow(app, next_n, 2)  # the office keeps working between crashes...
         bulk(app, 5000 + next_n * 40, 40)  # ... and a backlog builds up (about 1 000 events)
         next_n += 2
+    watch.close()
     assert kills >= 8, f"the runner finished too early to be killed ({kills} kills)"
     assert mid_batch >= 4, f"too few kills interrupted the catch-up: {positions}"
     # A final uninterrupted run, then: every live row equals a clean replay, and nothing is lost.
-    proc = runner_process(settings, batch_size=50)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    proc = RunnerProcess(settings, batch_size=50)
+    assert proc.wait(timeout=120) == 0, proc.stderr()
     runner = build_projections(settings, app=app)
     assert all(p["lag"] == 0 for p in runner.positions().values())
     assert runner.verify() == []
@@ -141,20 +182,22 @@ def test_a_killed_rebuild_leaves_the_live_tables_alone(settings: Settings, monke
     runner = build_projections(settings, app=app)
     runner.catch_up()
     live = runner.positions()
-    proc = runner_process(settings, batch_size=1, command="rebuild")
-    abandoned: list[int] = []
-    deadline = time.monotonic() + 30
-    while not abandoned and time.monotonic() < deadline:  # kill it once it has written a few batches
-        time.sleep(0.05)
+    head = runner.head()
+    proc = RunnerProcess(settings, batch_size=1, command="rebuild")
+
+    def started_beside() -> list[int]:  # a generation beside the live one, a few batches in, far from done
+        proc.check_running("a rebuild generation moved past position 10")
         with runner.store.reading() as tx:
-            abandoned = [g for g, p, is_live in runner.store.generations(tx, "history") if not is_live and p > 0]
-    assert proc.poll() is None, "the rebuild finished before it could be killed"
-    os.kill(proc.pid, 9)
+            return [g for g, p, is_live in runner.store.generations(tx, "history") if not is_live and p >= 10]
+
+    abandoned = wait_until(started_beside, f"the rebuild to write a few batches (head {head})", interval=0.005)
+    proc.kill()
     proc.wait(timeout=30)
     assert abandoned, "the killed rebuild had started a generation beside the live one"
     assert runner.positions() == live
     assert runner.verify() == []
-    rebuilt = runner.rebuild()  # it might still be running elsewhere: left alone for now
+    monkeypatch.setattr(projections.runner, "ABANDONED_AFTER", float("inf"))  # not idle long enough (however
+    rebuilt = runner.rebuild()  # slow this machine): it might still be running elsewhere, left alone for now
     with runner.store.reading() as tx:
         assert [(g, live) for g, _, live in runner.store.generations(tx, "history")] == [
             (abandoned[0], False),

@@ -11,8 +11,9 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from scheduler.due_index import MemoryDueIndex
 from scheduler.jobs import RunReport, run_due
 from scheduler.lock import FileLock, PostgresAdvisoryLock, acquire
 from scheduler.simulation import rpps_for
+from tests.waiting import DEADLINE, OpenCounter, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "conventions")
@@ -97,15 +99,15 @@ class Proc:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.lines() if r.get("event") == name]
 
-    def wait_for(self, name: str, timeout: float = 120) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_for(self, name: str, timeout: float = DEADLINE) -> dict[str, Any]:
+        def logged() -> dict[str, Any] | None:
             if found := self.events(name):
                 return found[-1]
-            if self.p.poll() is not None and not self.events(name):
+            if self.p.poll() is not None:
                 raise AssertionError(f"exited {self.p.returncode} before {name}:\n{self.log.read_text()}")
-            time.sleep(0.05)
-        raise AssertionError(f"no {name} within {timeout}s:\n{self.log.read_text()}")
+            return None
+
+        return wait_until(logged, lambda: f"{name} in the log:\n{self.log.read_text()}", timeout, interval=0.05)
 
     def close(self) -> None:
         if self.p.poll() is None:
@@ -114,16 +116,71 @@ class Proc:
         self.handle.close()
 
 
+def local_tcp_ports(pid: int) -> set[int]:
+    """The local ports of the TCP sockets process ``pid`` holds (Linux /proc): its sessions'
+    ``client_port`` in pg_stat_activity."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@contextmanager
+def lock_attempts(settings: Settings, proc: Proc) -> Iterator[Callable[[], int]]:
+    """A counter of the lock attempts a standing-by scheduler makes, observed from outside.
+
+    SQLite: each attempt opens the lock file (inotify sees it; the holder keeps its descriptor).
+    PostgreSQL: each attempt is a query on its own session: ``query_start`` moves in
+    pg_stat_activity (read on one connection: the server's connection limit is shared).
+    """
+    if settings.store == "sqlite":
+        counter = OpenCounter(settings.data_dir / "scheduler.lock")
+        try:
+            yield counter.opened
+        finally:
+            counter.close()
+        return
+    import psycopg
+
+    seen: set[Any] = set()
+    ports = wait_until(lambda: local_tcp_ports(proc.p.pid), "the standby's connection to PostgreSQL")
+    with psycopg.connect(
+        host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
+        dbname=settings.postgres_dbname, autocommit=True,
+    ) as conn:  # fmt: skip
+
+        def queried() -> int:
+            rows = conn.execute(
+                "SELECT query_start FROM pg_stat_activity WHERE client_port = ANY(%s) AND query LIKE %s",
+                (sorted(ports), "%pg_try_advisory_lock%"),
+            ).fetchall()
+            seen.update(r[0] for r in rows)
+            return len(seen)
+
+        yield queried
+
+
 def two_schedulers_work_once(settings: Settings, tmp_path: Path) -> None:
     app = build_app(settings)
     ids = sign_many(app, 20)
     procs = [Proc(settings, tmp_path / "a.log"), Proc(settings, tmp_path / "b.log")]
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not all(
-            p.events("due.run") or p.events("scheduler.standing_by") for p in procs
-        ):
-            time.sleep(0.05)
+        wait_until(
+            lambda: all(p.events("due.run") or p.events("scheduler.standing_by") for p in procs),
+            lambda: "one scheduler to run and the other to stand by:\n" + "\n".join(p.log.read_text() for p in procs),
+            interval=0.05,
+        )
         logs = "\n".join(p.log.read_text() for p in procs)
         worker = next((p for p in procs if p.events("due.run")), None)
         assert worker is not None, logs
@@ -132,8 +189,10 @@ def two_schedulers_work_once(settings: Settings, tmp_path: Path) -> None:
         run = worker.wait_for("due.run")
         assert run["conventions"] == 20 and run["events"] > 20 * 20 and run["trigger"] == "startup"
         worker.wait_for("scheduler.started")
-        time.sleep(0.6)  # a few polls: the standby still waits
-        assert not standby.events("due.run")
+        with lock_attempts(settings, standby) as attempts:  # evidence, not a guess of time: the standby
+            first = attempts()  # tries the lock three more times while the worker holds it, and still waits
+            wait_until(lambda: attempts() >= first + 3, "three more lock attempts by the standby", interval=0.02)
+        assert standby.p.poll() is None and not standby.events("due.run")
         keys = due_keys(app, ids)
         assert sum(keys.values()) == run["events"] and set(keys.values()) == {1}
 
@@ -195,7 +254,7 @@ def test_advisory_lock_is_exclusive_per_schema(pg_settings: Settings) -> None:
 
 
 KILLED_RUN = """
-import sys, time
+import sys
 from datetime import date
 from adapters.composition import build_app
 from adapters.settings import Settings
@@ -209,7 +268,8 @@ def step(n):
     global done
     done += n
     print(done, flush=True)
-    time.sleep(0.01)
+    if done == int(sys.argv[3]):
+        sys.stdin.readline()  # wait here, in the middle of the run, until the test kills this process
 run_due(app, index.find_due, date.fromisoformat(sys.argv[2]), catch_up=index.catch_up, progress=step)
 print("finished", flush=True)
 """
@@ -221,12 +281,12 @@ def test_kill_9_in_the_middle_of_a_run_then_restart_records_each_item_once(
     app = build_app(sqlite_settings)
     ids = sign_many(app, 60)
     p = subprocess.Popen(
-        [sys.executable, "-c", KILLED_RUN, str(sqlite_settings.data_dir), TODAY.isoformat()],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", KILLED_RUN, str(sqlite_settings.data_dir), TODAY.isoformat(), "25"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert p.stdout is not None
-        for line in p.stdout:
+        for line in p.stdout:  # the child says when it has done 25 conventions, then waits to be killed
             if line.strip() == "25":
                 os.kill(p.pid, signal.SIGKILL)
                 break
@@ -236,7 +296,7 @@ def test_kill_9_in_the_middle_of_a_run_then_restart_records_each_item_once(
             p.kill()
     assert p.returncode == -signal.SIGKILL
     done = [cid for cid in ids if app.get(cid).years]
-    assert 25 <= len(done) < 60
+    assert len(done) == 25
 
     index = MemoryDueIndex(app)  # the restarted process
     report = run_due(app, index.find_due, TODAY, catch_up=index.catch_up)
