@@ -412,3 +412,22 @@ def test_r28_the_new_secretary_is_declared_through_the_api(api: Api) -> None:
     assert api.get(f"/conventions/{api.a}", "op281").json()["assistant"]["secretary_due_by"] is None
     again = api.post(f"/conventions/{api.a}/secretaries", {"hired_on": "2025-05-03"}, "op281")
     assert (again.status_code, again.json()["code"]) == (409, "no_secretary_to_replace")
+
+
+# ----------------------------------------------------------------------------- R29 through the API
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/conventions", {"doctor_name": "Dr \x1b[2JMartin"}, "name"),
+        ("/conventions", {"doctor_name": "Dr Martin\r\nDr Faux"}, "name"),
+        ("/conventions", {"doctor_name": "\u200b\u200c"}, "name"),
+        ("/conventions", {"reason": "ok\u202egnp.exe"}, "reason"),
+    ],
+)
+def test_r29_text_fields_are_refused_with_a_422_naming_the_field(
+    api: Api, path: str, body: dict[str, Any], field: str
+) -> None:
+    r = api.post(path, {**sign_body("R29-1", "281", RPPS[2]), **body}, "admin")
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["errors"][0]["field"]) == ("invalid_text", field)
+    assert api.get("/conventions", params={"q": "R29-1"}, who="admin").json()["total"] == 0
