@@ -2,7 +2,8 @@
 
 A store written before a rule was enforced still loads, replays and shows: events are forever.
 This check names what breaks the rules, so an operator can correct it by a new event (an amendment,
-a termination) instead of the software failing on it later.
+a termination) instead of the software failing on it later. Whether a fact was dated after the
+clock's today cannot be told afterwards (the clock may have been virtual): that rule is not checked.
 """
 
 from __future__ import annotations
@@ -16,10 +17,6 @@ from domain.errors import DomainError
 from domain.regimes import THIRD_CLOSED_ON
 from domain.text import NAME_MAX, REASON_MAX, check_text
 from domain.values import Option
-
-# Events whose business date is a fact: it cannot be later than the day it was recorded (R21).
-FACTS = (ev.AssistantHired, ev.AssistantLeft, ev.TrainingCompleted, ev.AttainmentRecorded, ev.PaymentRecorded,
-         ev.ReviewHeld, ev.SecretaryHired)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,6 @@ def audit(events: list[ev.Event]) -> list[Finding]:
         out += _text_findings(e)
         day, v = e.effective_date, e.originator_version
         what = f"{type(e).__name__} du {day:%d/%m/%Y}"
-        if isinstance(e, FACTS) and day > e.timestamp.date():
-            out.append(Finding("fact_after_recording", f"{what}, enregistré le {e.timestamp:%d/%m/%Y} (R21).", v))
         if isinstance(e, ev.OptionChanged | ev.Suspended | ev.ReviewHeld) and day < conv.effective_from:
             effective = f"{conv.effective_from:%d/%m/%Y}"
             out.append(Finding("date_before_effective", f"{what}, avant la prise d'effet du {effective} (R21).", v))
