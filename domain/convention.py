@@ -7,7 +7,7 @@ command raises a ``DomainError`` before recording anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,6 +29,7 @@ from domain.calendar import (
     plain_anniversary,
     review_date,
 )
+from domain.due import CalendarState, Due, DueKind, due_items, next_due
 from domain.eligibility import check_signature_eligibility, second_assistant_refusals
 from domain.errors import ForbiddenTransition, InvalidInput, NotFound
 from domain.identifiers import (
@@ -124,16 +125,6 @@ class Attainment:
     target_patients: int
     attainment: Decimal
     recorded_on: date
-
-
-@dataclass(order=True)
-class _Due:
-    """Something that falls due on ``on``; ``rank`` orders same-day items (renewal first)."""
-
-    on: date
-    rank: int
-    what: str = field(compare=False)
-    data: Any = field(compare=False, default=None)
 
 
 class Convention(BaseAggregate[UUID]):
@@ -690,73 +681,62 @@ class Convention(BaseAggregate[UUID]):
     def record_due(self, meta: CommandMeta, *, today: date) -> int:
         """Record everything that fell due up to ``today``, each on the date it fell due.
 
-        Idempotent: what is already recorded is never recorded again, so ticking every day or
-        once at the end records the same events with the same dates (an instalment of the year a
-        termination settled is recorded then cancelled either way).
+        What falls due and when is ``domain.due.next_due`` (the rule the calendar read model
+        shares); here, what the rules compute for it (amounts, regime) and the events. Idempotent:
+        what is already recorded is never recorded again, so ticking every day or once at the end
+        records the same events with the same dates (an instalment of the year a termination
+        settled is recorded then cancelled either way).
         """
         count = 0
-        while (item := self._next_due(today)) is not None:
-            if item.what == "renewal":
-                self._trigger(ev.Renewed, meta, item.on, term=item.data)
-            elif item.what == "year":
-                year, regime, option, amount = item.data
-                self._trigger(
-                    ev.YearStarted, meta, item.on, year=year, regime=regime,
-                    table_version=TABLE_VERSION, option=option, tier=self.tier, full_amount=amount,
-                )  # fmt: skip
-            elif item.what == "instalment":
-                p: PlannedInstalment = item.data
-                self._trigger(
-                    ev.InstalmentDue, meta, item.on, instalment_id=p.instalment_id, year=p.year,
-                    kind=p.kind, due_date=p.due_date, amount=p.amount, basis=p.basis,
-                )  # fmt: skip
-                if p.year == self.settled_year():
-                    assert self.terminated_on is not None  # the settlement replaces it (R17)
-                    self._trigger(ev.InstalmentCancelled, meta, self.terminated_on, instalment_id=p.instalment_id)
-            elif item.what == "review":
-                self._trigger(ev.ReviewDue, meta, item.on, k=item.data)
+        while (due := next_due(self.due_state(), today)) is not None:
+            event, fields = self._due_event(due)
+            self._trigger(event, meta, due.on, **fields)
+            if due.kind is DueKind.INSTALMENT and due.number == self.settled_year():
+                assert self.terminated_on is not None  # the settlement replaces it (R17)
+                self._trigger(ev.InstalmentCancelled, meta, self.terminated_on, instalment_id=due.instalment_id)
             count += 1
         return count
 
     def next_due_on(self) -> date | None:
-        """The earliest date on which ``record_due`` would record something (None: nothing)."""
-        item = self._next_due(date.max)
-        return None if item is None else item.on
+        """The earliest date on which ``record_due`` would record something (None: nothing).
 
-    def _next_due(self, today: date) -> _Due | None:
-        items = [
-            *self._due_year(today),
-            *self._due_instalments(today),
-            *self._due_review(today),
-        ]
-        return min(items) if items else None
+        What it would record is computed too, so a convention the rules cannot tick (an option its
+        regime does not offer) raises here as ``record_due`` would: the audit relies on it."""
+        state = self.due_state()
+        for item in due_items(state):
+            self._due_event(item)
+        due = next_due(state)
+        return None if due is None else due.on
 
-    def _due_year(self, today: date) -> list[_Due]:
-        n = max(self.years, default=0) + 1
-        start = self.year_start(n)
-        if start is None or start > today or not self._in_force_on(start):
-            return []
-        term = (n - 1) // TERM_YEARS + 1
-        if n > 1 and (n - 1) % TERM_YEARS == 0 and term not in self.renewals:
-            return [_Due(start, 0, "renewal", term)]
-        option = self.option_on(start)
-        regime, amount = tier_amount(option, self.tier, n, start)
-        return [_Due(start, 1, "year", (n, regime, option, amount))]
+    def due_state(self) -> CalendarState:
+        """What ``domain.due.next_due`` needs of this convention: the state the calendar read model
+        keeps of it from its events."""
+        return CalendarState(
+            effective_from=self.effective_from, pause_clock=self.policies.pause_clock, pauses=list(self.pauses),
+            years_started=self.contract_year, first_regime=self.years[1].regime if 1 in self.years else None,
+            reviews_raised=self.reviews_raised, first_hired_on=self.first_hired_on,
+            attainments={year: a.recorded_on for year, a in self.attainments.items()},
+            instalments=set(self.instalments), terminated_on=self.terminated_on, term=max(self.renewals, default=1),
+        )  # fmt: skip
 
-    def _due_instalments(self, today: date) -> list[_Due]:
-        out = []
-        for p in self.planned_instalments():
-            if p.instalment_id in self.instalments or p.falls_due is None or p.falls_due > today:
-                continue
-            out.append(_Due(p.falls_due, 2, "instalment", p))
-        return out
-
-    def _due_review(self, today: date) -> list[_Due]:
-        k = self.reviews_raised + 1
-        due = review_date(self.effective_from, k)
-        if due > today or not self._in_force_on(due):
-            return []
-        return [_Due(due, 3, "review", k)]
+    def _due_event(self, due: Due) -> tuple[type[ev.Event], dict[str, Any]]:
+        """The event that records ``due``, with what the rules compute for it."""
+        if due.kind is DueKind.RENEWAL:
+            return ev.Renewed, {"term": due.number}
+        if due.kind is DueKind.REVIEW:
+            return ev.ReviewDue, {"k": due.number}
+        if due.kind is DueKind.YEAR:
+            option = self.option_on(due.on)
+            regime, amount = tier_amount(option, self.tier, due.number, due.on)
+            return ev.YearStarted, {
+                "year": due.number, "regime": regime, "table_version": TABLE_VERSION, "option": option,
+                "tier": self.tier, "full_amount": amount,
+            }  # fmt: skip
+        p = next(p for p in self._plan(self.years[due.number]) if p.instalment_id == due.instalment_id)
+        return ev.InstalmentDue, {
+            "instalment_id": p.instalment_id, "year": p.year, "kind": p.kind, "due_date": p.due_date,
+            "amount": p.amount, "basis": p.basis,
+        }  # fmt: skip
 
     def planned_instalments(self) -> list[PlannedInstalment]:
         """The schedule of every started year. Of the year a termination settled, only what fell due
@@ -764,19 +744,22 @@ class Convention(BaseAggregate[UUID]):
         out: list[PlannedInstalment] = []
         settled_year = self.settled_year()
         for y in self.years.values():
-            att = self.attainments.get(y.year)
-            planned = plan_year(
-                year=y.year, start=y.start, end=self.anniversary(y.year), regime=y.regime,
-                full_amount=y.full_amount, hired_on=self.first_hired_on,
-                attainment=att.attainment if att else None,
-                attainment_recorded_on=att.recorded_on if att else None,
-                modulation=self.policies.modulation, balance_payment_days=self.policies.balance_payment_days,
-            )  # fmt: skip
+            planned = self._plan(y)
             if y.year == settled_year:
                 assert self.terminated_on is not None
                 planned = [p for p in planned if p.falls_due is not None and p.falls_due < self.terminated_on]
             out.extend(planned)
         return out
+
+    def _plan(self, y: Year) -> list[PlannedInstalment]:
+        att = self.attainments.get(y.year)
+        return plan_year(
+            year=y.year, start=y.start, end=self.anniversary(y.year), regime=y.regime,
+            full_amount=y.full_amount, hired_on=self.first_hired_on,
+            attainment=att.attainment if att else None,
+            attainment_recorded_on=att.recorded_on if att else None,
+            modulation=self.policies.modulation, balance_payment_days=self.policies.balance_payment_days,
+        )  # fmt: skip
 
     def settled_year(self) -> int | None:
         """The contract year a termination settled pro rata (R17), if any."""

@@ -1,19 +1,23 @@
-"""A compact calendar state, fed by events, that says when a convention next has something due.
+"""What falls due, and when: the one rule, over a compact calendar state fed by events.
 
-Read models (the calendar / work queue) keep one of these per convention instead of the whole
-aggregate, and the scheduler asks them which conventions to tick. It must never say *later* than
-the aggregate's own ``record_due`` would record something: a property test checks that
-``CalendarState.next_due_on()`` equals ``Convention.next_due_on()`` on random histories.
+``next_due(state, until)`` says what ``Convention.record_due`` records next (a term renewed, a
+contract year started, an instalment, a review raised) and on which date. The aggregate asks it
+with the state it builds of itself (``Convention.due_state()``) and then computes and records the
+event; the calendar read model and the scheduler's in-process index keep one ``CalendarState`` per
+convention, fed by its events, and ask it for the date alone. A property test checks that the
+state fed by events equals the aggregate's own on random histories.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from domain import events as ev
-from domain.calendar import Pause, anniversary, contract_year_on, review_date
+from domain.calendar import TERM_YEARS, Pause, anniversary, contract_year_on, review_date
+from domain.schedule import year_instalments, year_timing
 
 
 @dataclass
@@ -28,6 +32,7 @@ class CalendarState:
     attainments: dict[int, date] = field(default_factory=dict)  # year -> recorded on
     instalments: set[str] = field(default_factory=set)
     terminated_on: date | None = None
+    term: int = 1  # the latest 5-year term recorded (1, then each Renewed, R26)
 
     @classmethod
     def from_signed(cls, e: ev.Signed) -> CalendarState:
@@ -53,41 +58,29 @@ class CalendarState:
             self.pauses[-1] = Pause(self.pauses[-1].start, e.effective_date)
         elif isinstance(e, ev.Terminated):
             self.terminated_on = e.effective_date
+        elif isinstance(e, ev.Renewed):
+            self.term = max(self.term, e.term)
 
-    def _anniversary(self, n: int) -> date | None:
+    def anniversary(self, n: int) -> date | None:
+        """Anniversary n (the end of year n), moved by the suspensions (R16); None while unknown."""
         return anniversary(self.effective_from, n, self.pauses, self.pause_clock)
 
-    def _in_force(self, day: date) -> bool:
+    def year_start(self, n: int) -> date | None:
+        return self.effective_from if n == 1 else self.anniversary(n - 1)
+
+    def in_force_on(self, day: date) -> bool:
         return self.terminated_on is None or day < self.terminated_on
+
+    def settled_year(self) -> int | None:
+        """The contract year a termination settled pro rata (R17), if any."""
+        if self.terminated_on is None:
+            return None
+        return contract_year_on(self.effective_from, self.terminated_on, self.pauses, self.pause_clock)
 
     def next_due_on(self) -> date | None:
         """The earliest date on which ``record_due`` would record something, or None."""
-        candidates: list[date] = []
-        n = self.years_started + 1
-        start = self.effective_from if n == 1 else self._anniversary(n - 1)
-        if start is not None and self._in_force(start):
-            candidates.append(start)
-        review = review_date(self.effective_from, self.reviews_raised + 1)
-        if self._in_force(review):
-            candidates.append(review)
-        settled = (
-            contract_year_on(self.effective_from, self.terminated_on, self.pauses, self.pause_clock)
-            if self.terminated_on
-            else None
-        )
-        for year in range(1, self.years_started + 1):
-            if year == 1 and self.first_regime == "A7-2019":
-                if "y1-advance" not in self.instalments and self.first_hired_on is not None:
-                    falls = max(self.first_hired_on, self.effective_from)
-                    if year != settled or self._in_force(falls):  # settled: recorded then cancelled
-                        candidates.append(falls)
-                if year != settled and "y1-balance" not in self.instalments and (end := self._anniversary(1)):
-                    candidates.append(end)
-            elif year >= 3 and year != settled and f"y{year}-balance" not in self.instalments:
-                end = self._anniversary(year)
-                if year in self.attainments and end is not None:
-                    candidates.append(max(end, self.attainments[year]))
-        return min(candidates) if candidates else None
+        due = next_due(self)
+        return None if due is None else due.on
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -113,4 +106,90 @@ class CalendarState:
             attainments={int(k): d(v) for k, v in data["attainments"].items()},
             instalments=set(data["instalments"]),
             terminated_on=data["terminated_on"] and d(data["terminated_on"]),
+            term=data.get("term", 1),  # absent from states stored before renewals were kept here
         )
+
+
+class DueKind(StrEnum):
+    """What falls due, in the order items falling due the same day are recorded."""
+
+    RENEWAL = "renewal"
+    YEAR = "year"
+    INSTALMENT = "instalment"
+    REVIEW = "review"
+
+
+_RANK = {kind: rank for rank, kind in enumerate(DueKind)}
+
+
+@dataclass(frozen=True)
+class Due:
+    """Something that falls due on ``on``: ``number`` is the term renewed, the contract year started,
+    the year of the instalment ``instalment_id``, or the review raised (k)."""
+
+    on: date
+    kind: DueKind
+    number: int
+    instalment_id: str | None = None
+
+
+def next_due(state: CalendarState, until: date = date.max) -> Due | None:
+    """What ``record_due`` records next, if it falls due on or before ``until``; None otherwise.
+
+    The earliest of ``due_items``; the same day, a renewal, then the year, then the instalments (by
+    year, in schedule order), then the review."""
+    first = min(due_items(state), key=_order, default=None)
+    return first if first is not None and first.on <= until else None
+
+
+def due_items(state: CalendarState) -> list[Due]:
+    """The next item of each line, whatever its date: the next year (or the renewal that opens
+    it), each instalment of a started year not recorded yet whose date is known, the next review."""
+    return [*_next_year(state), *_instalments(state), *_next_review(state)]
+
+
+def _order(due: Due) -> tuple[date, int]:
+    return due.on, _RANK[due.kind]
+
+
+def _next_year(state: CalendarState) -> list[Due]:
+    """The next contract year starts on its anniversary (R2, R16); every fifth one opens a new
+    term, renewed first (R26). Nothing starts after the termination."""
+    n = state.years_started + 1
+    start = state.year_start(n)
+    if start is None or not state.in_force_on(start):
+        return []
+    term = (n - 1) // TERM_YEARS + 1
+    if n > 1 and (n - 1) % TERM_YEARS == 0 and term > state.term:
+        return [Due(start, DueKind.RENEWAL, term)]
+    return [Due(start, DueKind.YEAR, n)]
+
+
+def _instalments(state: CalendarState) -> list[Due]:
+    """Instalments of the started years (R6, R23, R24). Of the year a termination settled, only
+    those that fell due before it: recorded, then cancelled by the settlement (R17)."""
+    out: list[Due] = []
+    settled = state.settled_year()
+    recorded = state.instalments
+    for year in range(1, state.years_started + 1):
+        regime = state.first_regime if year == 1 else None
+        if all(i.instalment_id in recorded for i in year_instalments(year, regime)):
+            continue
+        timed = year_timing(
+            year, regime, start=state.year_start(year), end=state.anniversary(year),
+            hired_on=state.first_hired_on, attainment_recorded_on=state.attainments.get(year),
+        )  # fmt: skip
+        for inst, falls in timed:
+            if falls is None or inst.instalment_id in recorded:
+                continue
+            if year == settled and not state.in_force_on(falls):
+                continue
+            out.append(Due(falls, DueKind.INSTALMENT, year, inst.instalment_id))
+    return out
+
+
+def _next_review(state: CalendarState) -> list[Due]:
+    """Reviews fall due every six months of calendar time (R11), until the termination."""
+    k = state.reviews_raised + 1
+    due = review_date(state.effective_from, k)
+    return [Due(due, DueKind.REVIEW, k)] if state.in_force_on(due) else []

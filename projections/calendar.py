@@ -86,7 +86,7 @@ class Entry:
             "pauses": [[p.start, p.end] for p in c.pauses],
             "years_started": c.years_started, "first_regime": c.first_regime, "reviews_raised": c.reviews_raised,
             "first_hired_on": c.first_hired_on, "attainments": dict(sorted(c.attainments.items())),
-            "instalments": sorted(c.instalments), "terminated_on": c.terminated_on,
+            "instalments": sorted(c.instalments), "terminated_on": c.terminated_on, "term": c.term,
         }  # fmt: skip
         return orjson.dumps({
             "number": self.number, "cpam_code": self.cpam_code, "status": self.status, "grace_days": self.grace_days,
