@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -89,6 +90,24 @@ class Policies(BaseModel):
     termination_notice_months: int = 2  # R17
     balance_payment_days: int = 30  # R23: a year-3+ balance is payable within this many days of falling due
 
+
+class AlertPolicy(BaseModel):
+    """When the work queue shows what an operator must act on, and when it becomes late: the back
+    office's policy, one value the read models read. A review's grace is the convention's own
+    (``Policies.review_grace_days``, recorded at signature, R11)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    no_assistant_months: int = 3  # R12: no assistant hired this long after the effective date
+    training_warning: timedelta = timedelta(days=60)  # shown this long before the training deadline (R12)
+    end_of_term_warning: timedelta = timedelta(days=90)  # shown this long before a 5-year term ends (R10, R26)
+
+    def overdue_from(self, due: date, grace_days: int = 0) -> date:
+        """The first day an item due on ``due`` is late: once its ``grace_days`` have passed."""
+        return due + timedelta(days=grace_days + 1)
+
+
+ALERT_POLICY = AlertPolicy()
 
 CENT = Decimal("0.01")
 

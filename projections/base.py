@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
 
@@ -20,6 +20,7 @@ from projections.store import Table, Tx
 
 # (notification id, event, convention id as text, the event's stored JSON state as text)
 Item = tuple[int, Event, str, str]
+S = TypeVar("S")  # what a stateful read model keeps per convention
 
 # Conventions per read model kept in memory between batches (about 12 KB each for the five models):
 # beyond, the oldest half is dropped (their rows are written first) and re-read when needed again.
@@ -68,18 +69,23 @@ class ReadModel:
         """End of a batch, still in its transaction. ``caught_up``: no more events after it."""
 
 
-class StatefulModel(ReadModel):
-    """A read model with one state dict per convention, kept in ``main`` (column ``state``)."""
+class StatefulModel(ReadModel, Generic[S]):
+    """A read model with one state per convention, kept in ``main`` (column ``state``).
+
+    The state is a dict read back from its JSON; a model that keeps typed states (the calendar)
+    says which columns to read back (``state_columns``), how to decode them (``decode``) and how to
+    write a part of its rows (``write``)."""
 
     main: ClassVar[Table]
+    state_columns: ClassVar[str] = "state"  # read back after ``convention_id`` on a cache miss
 
     def __init__(self) -> None:
         self.reset(empty=False)
 
     def reset(self, *, empty: bool) -> None:
-        self.cache: dict[str, dict[str, Any]] = {}
+        self.cache: dict[str, S] = {}
         self.complete = empty
-        self.touched = set()
+        self.touched: set[str] = set()
 
     def load(self, tx: Tx, ids: Iterable[str]) -> None:
         """Bring the states of ``ids`` into the cache (one query for the misses).
@@ -89,21 +95,26 @@ class StatefulModel(ReadModel):
             return
         missing = {i for i in ids if i not in self.cache}
         if missing:
-            for cid, state in tx.select_in(self.main, "convention_id", sorted(missing), "convention_id, state"):
-                self.cache[cid] = orjson.loads(state)
+            columns = f"convention_id, {self.state_columns}"
+            for cid, *stored in tx.select_in(self.main, "convention_id", sorted(missing), columns):
+                self.cache[cid] = self.decode(*stored)
 
-    def state(self, cid: str) -> dict[str, Any] | None:
+    def decode(self, state: str, *more: Any) -> S:
+        """The state of one convention from the columns ``state_columns`` read back."""
+        return orjson.loads(state)  # type: ignore[no-any-return]
+
+    def state(self, cid: str) -> S | None:
         st = self.cache.get(cid)
         if st is not None:
             self.touched.add(cid)
         return st
 
-    def create(self, cid: str, st: dict[str, Any]) -> dict[str, Any]:
+    def create(self, cid: str, st: S) -> S:
         self.cache[cid] = st
         self.touched.add(cid)
         return st
 
-    def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
+    def row(self, cid: str, st: S) -> tuple[Any, ...]:
         raise NotImplementedError
 
     def finish(self, tx: Tx, caught_up: bool) -> None:
@@ -113,8 +124,12 @@ class StatefulModel(ReadModel):
     def flush(self, tx: Tx) -> None:
         ids = sorted(self.touched)
         for i in range(0, len(ids), FLUSH_ROWS):  # the end of a rebuild writes every convention: in parts
-            tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in ids[i : i + FLUSH_ROWS]])
+            self.write(tx, ids[i : i + FLUSH_ROWS])
         self.touched = set()
         if len(self.cache) > MAX_CACHED:
             evict(self.cache)
             self.complete = False
+
+    def write(self, tx: Tx, ids: list[str]) -> None:
+        """Write the rows of ``ids`` (at most ``FLUSH_ROWS`` of them)."""
+        tx.upsert(self.main, [self.row(cid, self.cache[cid]) for cid in ids])

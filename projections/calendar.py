@@ -13,9 +13,9 @@ the scheduler may then tick one for nothing (``record_due`` is idempotent), neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -24,10 +24,12 @@ import structlog
 
 from domain import events as ev
 from domain.amounts import FIRST_MODULATED_YEAR
-from domain.calendar import add_months, anniversary, end_of_term
+from domain.calendar import add_months, end_of_term
 from domain.convention import SECRETARY_DELAY_MONTHS
 from domain.due import CalendarState
-from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
+from domain.schedule import attainment_balance
+from domain.values import ALERT_POLICY, Policies
+from projections.base import Item, StatefulModel
 from projections.history import d
 from projections.store import ProjectionStore, Table, Tx
 
@@ -56,9 +58,6 @@ ALERTS = Table(
 # Events neither CalendarState nor the alerts look at (a unit test checks CalendarState ignores them):
 # skipped without touching the convention. Payments are the most frequent event of the log.
 IGNORED = frozenset({ev.PaymentRecorded, ev.ObjectiveSet, ev.OptionChanged, ev.InstalmentCancelled})
-NO_ASSISTANT_MONTHS = 3
-TRAINING_WARNING = timedelta(days=60)
-END_OF_TERM_WARNING = timedelta(days=90)
 
 
 @dataclass
@@ -69,7 +68,7 @@ class Entry:
     cpam_code: str
     cal: CalendarState
     status: str = "active"
-    grace_days: int = 30
+    grace_days: int = Policies().review_grace_days  # the convention's own, from its Signed (R11)
     term: int = 1
     training_deadline: date | None = None  # of the assistant in post, while not trained
     held: set[date] = field(default_factory=set)  # due dates of reviews held before they fell due
@@ -142,43 +141,45 @@ class Entry:
             self.term = max(self.term, e.term)
 
     def alerts(self) -> list[tuple[str, str, date, date, date | None]]:
-        """(kind, ref, date, shows from, overdue from) of what an operator must see."""
-        c = self.cal
+        """(kind, ref, date, shows from, overdue from) of what an operator must see, when the
+        domain's ``ALERT_POLICY`` says so."""
+        c, policy = self.cal, ALERT_POLICY
         if self.status == "terminated":
             return []
-        grace = timedelta(days=self.grace_days + 1)
         out: list[tuple[str, str, date, date, date | None]] = []
         if c.first_hired_on is None:
-            when = add_months(c.effective_from, NO_ASSISTANT_MONTHS)
+            when = add_months(c.effective_from, policy.no_assistant_months)
             out.append(("no_assistant", "", when, when, when))
         if self.training_deadline is not None and self.status == "active":
             dl = self.training_deadline
-            out.append(("training_deadline", "", dl, dl - TRAINING_WARNING, dl + timedelta(days=1)))
+            out.append(("training_deadline", "", dl, dl - policy.training_warning, policy.overdue_from(dl)))
         if self.secretary_due is not None:  # R28: shown from the hire, overdue after 6 months
             due = self.secretary_due
             shows = add_months(due, -SECRETARY_DELAY_MONTHS)
-            out.append(("secretary_replacement", "", due, shows, due + timedelta(days=1)))
+            out.append(("secretary_replacement", "", due, shows, policy.overdue_from(due)))
         for due in sorted(self.pending):
-            out.append(("review", due.isoformat(), due, due, due + grace))
+            out.append(("review", due.isoformat(), due, due, policy.overdue_from(due, self.grace_days)))
         # Attainment is asked for from year 3 only: years 1 and 2 are paid in full, whatever the
         # patient list did (R4), so no operator must chase a figure for them.
         for year in range(FIRST_MODULATED_YEAR, c.years_started + 1):
             if year in c.attainments:
                 continue
-            end = self.year_starts.get(year + 1) or anniversary(c.effective_from, year, c.pauses, c.pause_clock)
+            end = self.year_starts.get(year + 1) or c.anniversary(year)
             if end is None:
                 continue
-            out.append(("attainment_missing", str(year), end, end, end + grace))
-            if f"y{year}-balance" not in c.instalments:
-                out.append(("balance_waiting", str(year), end, end, end + grace))
+            late = policy.overdue_from(end, self.grace_days)
+            out.append(("attainment_missing", str(year), end, end, late))
+            if attainment_balance(year) not in c.instalments:
+                out.append(("balance_waiting", str(year), end, end, late))
         end = end_of_term(c.effective_from, self.term, c.pauses, c.pause_clock)
         if end is not None:
-            out.append(("end_of_term", str(self.term), end, end - END_OF_TERM_WARNING, None))
+            out.append(("end_of_term", str(self.term), end, end - policy.end_of_term_warning, None))
         return out
 
 
 MESSAGES = {
-    "no_assistant": "Aucun assistant embauché 3 mois après la prise d'effet (depuis le {date}).",
+    "no_assistant": f"Aucun assistant embauché {ALERT_POLICY.no_assistant_months} mois après la prise d'effet "
+    "(depuis le {date}).",
     "training_deadline": "Formation de l'assistant à achever avant le {date}.",
     "training_deadline!": "Formation de l'assistant non achevée : échéance du {date} dépassée.",
     "review": "Point semestriel dû le {date} à tenir.",
@@ -194,30 +195,21 @@ MESSAGES = {
 }
 
 
-class Calendar(ReadModel):
+class Calendar(StatefulModel[Entry]):
+    """One ``Entry`` per convention, cached and written like every stateful read model (``base``);
+    what differs is when the costly part is computed (see the module docstring)."""
+
     name = "calendar"
+    main = CONVENTIONS
     tables = (CONVENTIONS, ALERTS)
+    state_columns = "state, next_due_on"
+    settling = False  # this flush computes the next due dates and alerts (the log is caught up)
 
-    def __init__(self) -> None:
-        self.reset(empty=False)
-
-    def reset(self, *, empty: bool) -> None:
-        self.cache: dict[str, Entry] = {}
-        self.complete = empty
-        self.touched: set[str] = set()
-
-    def _load(self, tx: Tx, ids: Iterable[str]) -> None:
-        """``ids`` may be a generator: not even iterated once the cache is known complete."""
-        if self.complete:
-            return
-        missing = {i for i in ids if i not in self.cache}
-        if missing:
-            rows = tx.select_in(CONVENTIONS, "convention_id", sorted(missing), "convention_id, state, next_due_on")
-            for cid, state, nxt in rows:
-                self.cache[cid] = Entry.load(state, nxt)
+    def decode(self, state: str, *more: Any) -> Entry:
+        return Entry.load(state, *more)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        self._load(tx, (cid for _, _, cid, _ in items))
+        self.load(tx, (cid for _, _, cid, _ in items))
         cache, touched = self.cache, self.touched
         for _, e, cid, _ in items:
             kind = type(e)
@@ -235,25 +227,17 @@ class Calendar(ReadModel):
             touched.add(cid)
 
     def finish(self, tx: Tx, caught_up: bool) -> None:
-        if not caught_up and self.deferred and len(self.cache) <= MAX_CACHED:
-            return  # a generation nobody reads yet: write everything once, at the end
-        if not caught_up:  # save states, defer the costly part (see the module docstring)
-            self._write(tx, sorted(self.touched), dirty=True)
-        else:
+        """Before the log is caught up, states are saved and marked dirty; once it is, the dirty
+        ones of earlier batches are computed with the touched ones."""
+        self.settling = caught_up
+        if caught_up:
             dirty = {r[0] for r in tx.fetchall(f"SELECT convention_id FROM {tx.t(CONVENTIONS.name)} WHERE dirty = 1")}
-            ids = sorted(self.touched | dirty)
-            self._load(tx, ids)
-            self._write(tx, ids, dirty=False)
-        self.touched = set()
-        if len(self.cache) > MAX_CACHED:
-            evict(self.cache)
-            self.complete = False
+            self.load(tx, dirty)
+            self.touched |= dirty
+        super().finish(tx, caught_up)
 
-    def _write(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
-        for i in range(0, len(ids), FLUSH_ROWS):  # the end of a rebuild writes every convention: in parts
-            self._write_part(tx, ids[i : i + FLUSH_ROWS], dirty=dirty)
-
-    def _write_part(self, tx: Tx, ids: list[str], *, dirty: bool) -> None:
+    def write(self, tx: Tx, ids: list[str]) -> None:
+        dirty = not self.settling
         rows, alerts, computed = [], [], []
         for cid in ids:
             entry = self.cache[cid]

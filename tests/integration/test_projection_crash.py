@@ -286,10 +286,8 @@ def test_a_small_cache_evicts_and_gives_the_same_rows(monkeypatch: pytest.Monkey
     reference = build_projections(Settings(store="memory"), app=app, batch_size=64)
     reference.catch_up()
     import projections.base
-    import projections.calendar
 
-    monkeypatch.setattr(projections.base, "MAX_CACHED", 6)
-    monkeypatch.setattr(projections.calendar, "MAX_CACHED", 6)
+    monkeypatch.setattr(projections.base, "MAX_CACHED", 6)  # the calendar's cache too: it is the base's
     small = build_projections(Settings(store="memory"), app=app, batch_size=64)
     small.catch_up()
     assert _dump(small) == _dump(reference)
