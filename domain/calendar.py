@@ -7,7 +7,7 @@ calendar time whatever happens (R11).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -61,6 +61,22 @@ def year_bounds(
     start = effective if n == 1 else anniversary(effective, n - 1, pauses, pause_clock)
     nxt = anniversary(effective, n, pauses, pause_clock)
     return start, (None if nxt is None else nxt - timedelta(days=1))
+
+
+def contract_years(
+    effective: date, pauses: Sequence[Pause] = (), pause_clock: bool = True, starts: Mapping[int, date] | None = None
+) -> Iterator[tuple[int, date, date | None]]:
+    """Contract years 1, 2, ... as ``(n, start, end)``, ``end`` being the anniversary that ends year n
+    and starts year n+1 (R2, R16; None while an open suspension hides it: the walk stops there).
+    The recorded starts of the years already started (``starts``) are taken as they are."""
+    starts = starts or {}
+    n, start = 1, starts.get(1, effective)
+    while True:
+        end = starts.get(n + 1) or anniversary(effective, n, pauses, pause_clock)
+        yield n, start, end
+        if end is None:
+            return
+        n, start = n + 1, end
 
 
 def contract_year_on(effective: date, day: date, pauses: Sequence[Pause] = (), pause_clock: bool = True) -> int:

@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from domain.calendar import Pause, anniversary
+from domain.amounts import FIRST_MODULATED_YEAR
+from domain.calendar import Pause, contract_years
 from domain.events import (
     AssistantHired,
     AttainmentRecorded,
@@ -34,9 +35,8 @@ from domain.events import (
     Terminated,
     YearStarted,
 )  # fmt: skip
-from domain.identifiers import instalment_id
 from domain.regimes import tier_amount
-from domain.schedule import PlannedInstalment, plan_year
+from domain.schedule import PlannedInstalment, plan_year, year_instalments
 from domain.values import Modulation, Option, Tier
 from projections.base import Item, StatefulModel, cents, euros
 from projections.calendar import CONVENTIONS as CALENDAR_CONVENTIONS
@@ -136,7 +136,7 @@ class Portfolio(StatefulModel):
                 reviews_held.append((cid, due.isoformat(), cpam, (due + grace).isoformat(), held_on))
                 continue
             if kind is AttainmentRecorded:
-                if e.year >= 3:
+                if e.year >= FIRST_MODULATED_YEAR:  # the dashboard's attainments of modulated years
                     attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
                 continue
             touched.add(cid)
@@ -226,36 +226,8 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
             f"FROM {tx.t(MONEY.name)}{scope} ORDER BY year, cpam_code",
             p,
         )
-        t = today.isoformat()
-        held = tx.fetchall(
-            "SELECT cpam_code, SUM(CASE WHEN held_on <= deadline THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN held_on > deadline THEN 1 ELSE 0 END) FROM {tx.t(HELD.name)}{scope} GROUP BY cpam_code",
-            p,
-        )
-        r, h = tx.t(REVIEWS.name), tx.t(HELD.name)
-        # A terminated convention's reviews never held are no longer anyone's work (as in the work queue).
-        open_ = tx.fetchall(
-            "SELECT r.cpam_code, SUM(CASE WHEN r.deadline < ? THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN r.deadline >= ? THEN 1 ELSE 0 END) FROM {r} r LEFT JOIN {h} h "
-            f"ON h.convention_id = r.convention_id AND h.due_date = r.due_date JOIN {tx.t(CONVENTIONS.name)} c "
-            "ON c.convention_id = r.convention_id WHERE h.held_on IS NULL AND c.status <> 'terminated'"
-            + _scope(cpams, [], "r.cpam_code").replace(" WHERE", " AND")
-            + " GROUP BY r.cpam_code",
-            [t, t, *p],
-        )
-        reviews: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        for c, on_time, late in held:
-            reviews[c][0:2] = [int(on_time), int(late)]
-        for c, overdue, pending in open_:
-            reviews[c][2:4] = [int(overdue), int(pending)]
-        # Buckets by their rank, labelled here: ordered as numbers (0-24, 25-49, ..., 100), not as text.
-        case = " ".join(f"WHEN attainment_bp < {hi} THEN {rank}" for rank, (_, hi, _) in enumerate(BUCKETS))
-        case += f" ELSE {len(BUCKETS) - 1}"
-        attainment = tx.fetchall(
-            f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
-            f"GROUP BY cpam_code, CASE {case} END ORDER BY cpam_code, 2",
-            p,
-        )
+        reviews = _review_counts(tx, today, cpams)
+        attainment = _attainment_buckets(tx, cpams)
         sp: list[Any] = []
         suspended = tx.fetchall(
             f"SELECT convention_id, cpam_code, suspended_since FROM {tx.t(CONVENTIONS.name)} WHERE status = 'suspended'"
@@ -296,6 +268,48 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
         "arrears": arrears,
         "unprocessable": _named(store, unprocessable),
     }  # fmt: skip
+
+
+def _review_counts(tx: Tx, today: date, cpams: Collection[str] | None) -> dict[str, list[int]]:
+    """Per CPAM: reviews held on time, held late, overdue and pending (not held, deadline to come)."""
+    p: list[Any] = []
+    scope = _scope(cpams, p)
+    held = tx.fetchall(
+        "SELECT cpam_code, SUM(CASE WHEN held_on <= deadline THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN held_on > deadline THEN 1 ELSE 0 END) FROM {tx.t(HELD.name)}{scope} GROUP BY cpam_code",
+        p,
+    )
+    r, h, t = tx.t(REVIEWS.name), tx.t(HELD.name), today.isoformat()
+    # A terminated convention's reviews never held are no longer anyone's work (as in the work queue).
+    open_ = tx.fetchall(
+        "SELECT r.cpam_code, SUM(CASE WHEN r.deadline < ? THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN r.deadline >= ? THEN 1 ELSE 0 END) FROM {r} r LEFT JOIN {h} h "
+        f"ON h.convention_id = r.convention_id AND h.due_date = r.due_date JOIN {tx.t(CONVENTIONS.name)} c "
+        "ON c.convention_id = r.convention_id WHERE h.held_on IS NULL AND c.status <> 'terminated'"
+        + _scope(cpams, [], "r.cpam_code").replace(" WHERE", " AND")
+        + " GROUP BY r.cpam_code",
+        [t, t, *p],
+    )
+    reviews: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for c, on_time, late in held:
+        reviews[c][0:2] = [int(on_time), int(late)]
+    for c, overdue, pending in open_:
+        reviews[c][2:4] = [int(overdue), int(pending)]
+    return reviews
+
+
+def _attainment_buckets(tx: Tx, cpams: Collection[str] | None) -> list[tuple[Any, ...]]:
+    """(cpam, bucket rank, count) of the attainments of modulated years (from year 3, R4)."""
+    p: list[Any] = []
+    scope = _scope(cpams, p)
+    # Buckets by their rank, labelled by the caller: ordered as numbers (0-24, 25-49, ..., 100), not as text.
+    case = " ".join(f"WHEN attainment_bp < {hi} THEN {rank}" for rank, (_, hi, _) in enumerate(BUCKETS))
+    case += f" ELSE {len(BUCKETS) - 1}"
+    return tx.fetchall(
+        f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
+        f"GROUP BY cpam_code, CASE {case} END ORDER BY cpam_code, 2",
+        p,
+    )
 
 
 def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> list[dict[str, Any]]:
@@ -380,29 +394,20 @@ def _named(store: ProjectionStore, unprocessable: list[dict[str, Any]]) -> list[
 
 
 def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tuple[str, int], Decimal]) -> None:
+    """What the schedule (``plan_year``) still has to pay of each contract year up to ``horizon``."""
     fd = date.fromisoformat
-    effective = fd(st["effective_from"])
     pauses = tuple(Pause(fd(s), e and fd(e)) for s, e in st["pauses"])
     hired = st["hired_on"] and fd(st["hired_on"])
     tier, modulation = Tier(st["tier"]), Modulation(st["modulation"])
     recorded = set(st["open"]) | set(st["closed"].split())
-    years = st["years"]
-    n, start = 1, effective
-    while True:
-        # A started year with its full amount, or advance and balance, recorded has nothing left.
-        known = years.get(str(n))
-        full_id, advance_id, balance_id = _year_ids(n)
-        if known is not None and (full_id in recorded or (advance_id in recorded and balance_id in recorded)):
-            n += 1
-            nxt = years.get(str(n))
-            start = fd(nxt[0]) if nxt is not None else _anniversary(effective, n - 1, pauses, st["pause_clock"])
-            continue
-        if known is not None:
-            start = fd(known[0])  # started years carry their start date: no calendar computation
-        if start is None or start > horizon:
+    years = {int(n): known for n, known in st["years"].items()}  # started years carry their start date
+    starts = {n: fd(known[0]) for n, known in years.items()}
+    for n, start, end in contract_years(fd(st["effective_from"]), pauses, st["pause_clock"], starts):
+        known = years.get(n)
+        if known is not None and recorded.issuperset(_year_ids(n, known[1])):
+            continue  # a started year whose instalments are all recorded has nothing left
+        if start > horizon:
             return
-        nxt = years.get(str(n + 1))
-        end = fd(nxt[0]) if nxt is not None else _anniversary(effective, n, pauses, st["pause_clock"])
         if known is not None:
             _, regime, full = known
             full = Decimal(full)
@@ -414,19 +419,13 @@ def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tup
                 continue
             if first <= p.due_date.year <= horizon.year:
                 totals[(st["cpam_code"], p.due_date.year)] += p.amount
-        n, start = n + 1, end
 
 
 # The forecast asks the same questions for many conventions (same effective dates, same tiers):
 # the rules' answers are memoised, not copied.
-@lru_cache(maxsize=200_000)
-def _anniversary(effective: date, n: int, pauses: tuple[Pause, ...], pause_clock: bool) -> date | None:
-    return anniversary(effective, n, pauses, pause_clock)
-
-
 @lru_cache(maxsize=1_000)
-def _year_ids(n: int) -> tuple[str, str, str]:
-    return instalment_id(n, "full"), instalment_id(n, "advance"), instalment_id(n, "balance")
+def _year_ids(n: int, regime: str) -> frozenset[str]:
+    return frozenset(i.instalment_id for i in year_instalments(n, regime))
 
 
 @lru_cache(maxsize=10_000)
@@ -440,7 +439,8 @@ def _plan_year(n: int, start: date, end: date | None, regime: str, full: Decimal
     """The year's plan at full attainment (``hired`` matters for year 1 only, R6)."""
     return tuple(plan_year(
         year=n, start=start, end=end, regime=regime, full_amount=full, hired_on=hired,
-        attainment=Decimal(1) if n >= 3 else None, attainment_recorded_on=end, modulation=modulation,
+        attainment=Decimal(1) if n >= FIRST_MODULATED_YEAR else None, attainment_recorded_on=end,
+        modulation=modulation,
     ))  # fmt: skip
 
 
