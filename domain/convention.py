@@ -780,9 +780,6 @@ class Convention(BaseAggregate[UUID]):
             return self.years[n].full_amount
         return tier_amount(self.option_on(start), self.tier, n, start)[1]
 
-    def _in_force_on(self, day: date) -> bool:
-        return self.terminated_on is None or day < self.terminated_on
-
     def _refuse_if_terminated(self) -> None:
         if self.status is Status.TERMINATED:
             raise ForbiddenTransition(
