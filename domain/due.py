@@ -17,7 +17,7 @@ from typing import Any
 
 from domain import events as ev
 from domain.calendar import TERM_YEARS, Pause, anniversary, contract_year_on, review_date
-from domain.schedule import year_instalments, year_timing
+from domain.schedule import Timing, YearInstalment, falls_due, year_instalment_ids, year_instalments
 
 
 @dataclass
@@ -119,7 +119,7 @@ class DueKind(StrEnum):
     REVIEW = "review"
 
 
-_RANK = {kind: rank for rank, kind in enumerate(DueKind)}
+_RENEWAL, _YEAR, _INSTALMENT, _REVIEW = range(4)  # the ranks of the kinds, in that order
 
 
 @dataclass(frozen=True)
@@ -133,63 +133,81 @@ class Due:
     instalment_id: str | None = None
 
 
+# A candidate as a plain tuple, cheap to build and to compare (the calendar read model asks every
+# convention): (on, rank of its kind, position among the candidates, kind, number, instalment id).
+# The smallest wins: the earliest, the same day by kind, then the first listed.
+_Item = tuple[date, int, int, DueKind, int, "str | None"]
+
+
 def next_due(state: CalendarState, until: date = date.max) -> Due | None:
     """What ``record_due`` records next, if it falls due on or before ``until``; None otherwise.
 
     The earliest of ``due_items``; the same day, a renewal, then the year, then the instalments (by
     year, in schedule order), then the review."""
-    first = min(due_items(state), key=_order, default=None)
-    return first if first is not None and first.on <= until else None
+    first = min(_items(state), default=None)
+    return None if first is None or first[0] > until else Due(first[0], first[3], first[4], first[5])
 
 
 def due_items(state: CalendarState) -> list[Due]:
     """The next item of each line, whatever its date: the next year (or the renewal that opens
     it), each instalment of a started year not recorded yet whose date is known, the next review."""
-    return [*_next_year(state), *_instalments(state), *_next_review(state)]
+    return [Due(on, kind, number, iid) for on, _, _, kind, number, iid in _items(state)]
 
 
-def _order(due: Due) -> tuple[date, int]:
-    return due.on, _RANK[due.kind]
+def _items(state: CalendarState) -> list[_Item]:
+    out: list[_Item] = []
+    _next_year(state, out)
+    _instalments(state, out)
+    _next_review(state, out)
+    return out
 
 
-def _next_year(state: CalendarState) -> list[Due]:
+def _next_year(state: CalendarState, out: list[_Item]) -> None:
     """The next contract year starts on its anniversary (R2, R16); every fifth one opens a new
     term, renewed first (R26). Nothing starts after the termination."""
     n = state.years_started + 1
     start = state.year_start(n)
     if start is None or not state.in_force_on(start):
-        return []
+        return
     term = (n - 1) // TERM_YEARS + 1
     if n > 1 and (n - 1) % TERM_YEARS == 0 and term > state.term:
-        return [Due(start, DueKind.RENEWAL, term)]
-    return [Due(start, DueKind.YEAR, n)]
+        out.append((start, _RENEWAL, len(out), DueKind.RENEWAL, term, None))
+    else:
+        out.append((start, _YEAR, len(out), DueKind.YEAR, n, None))
 
 
-def _instalments(state: CalendarState) -> list[Due]:
+def _instalments(state: CalendarState, out: list[_Item]) -> None:
     """Instalments of the started years (R6, R23, R24). Of the year a termination settled, only
     those that fell due before it: recorded, then cancelled by the settlement (R17)."""
-    out: list[Due] = []
     settled = state.settled_year()
     recorded = state.instalments
     for year in range(1, state.years_started + 1):
         regime = state.first_regime if year == 1 else None
-        if all(i.instalment_id in recorded for i in year_instalments(year, regime)):
+        if recorded.issuperset(year_instalment_ids(year, regime)):
             continue
-        timed = year_timing(
-            year, regime, start=state.year_start(year), end=state.anniversary(year),
-            hired_on=state.first_hired_on, attainment_recorded_on=state.attainments.get(year),
-        )  # fmt: skip
-        for inst, falls in timed:
-            if falls is None or inst.instalment_id in recorded:
+        for inst in year_instalments(year, regime):
+            if inst.instalment_id in recorded or (falls := _falls_due(state, inst)) is None:
                 continue
             if year == settled and not state.in_force_on(falls):
                 continue
-            out.append(Due(falls, DueKind.INSTALMENT, year, inst.instalment_id))
-    return out
+            out.append((falls, _INSTALMENT, len(out), DueKind.INSTALMENT, year, inst.instalment_id))
 
 
-def _next_review(state: CalendarState) -> list[Due]:
+def _falls_due(state: CalendarState, inst: YearInstalment) -> date | None:
+    """``schedule.falls_due`` of one instalment, reading the calendar only for what its timing
+    needs: most conventions have a balance waiting for an attainment, which needs nothing more."""
+    timing, year = inst.timing, inst.year
+    recorded_on = state.attainments.get(year)
+    if timing is Timing.ATTAINMENT and recorded_on is None:
+        return None
+    start = state.year_start(year) if timing is Timing.START or timing is Timing.HIRE else None
+    end = state.anniversary(year) if timing is Timing.ANNIVERSARY or timing is Timing.ATTAINMENT else None
+    return falls_due(timing, start=start, end=end, hired_on=state.first_hired_on, attainment_recorded_on=recorded_on)
+
+
+def _next_review(state: CalendarState, out: list[_Item]) -> None:
     """Reviews fall due every six months of calendar time (R11), until the termination."""
     k = state.reviews_raised + 1
     due = review_date(state.effective_from, k)
-    return [Due(due, DueKind.REVIEW, k)] if state.in_force_on(due) else []
+    if state.in_force_on(due):
+        out.append((due, _REVIEW, len(out), DueKind.REVIEW, k, None))

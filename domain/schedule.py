@@ -61,6 +61,12 @@ def year_instalments(year: int, regime: str | None = None) -> tuple[YearInstalme
     )
 
 
+@lru_cache(maxsize=1024)
+def year_instalment_ids(year: int, regime: str | None = None) -> frozenset[str]:
+    """The ids of ``year_instalments``: a year whose ids are all recorded has nothing left to fall due."""
+    return frozenset(i.instalment_id for i in year_instalments(year, regime))
+
+
 def attainment_balance(year: int) -> str | None:
     """The instalment of ``year`` that waits for the year's attainment (R23), if any."""
     return next((i.instalment_id for i in year_instalments(year) if i.timing is Timing.ATTAINMENT), None)

@@ -36,7 +36,7 @@ from domain.events import (
     YearStarted,
 )  # fmt: skip
 from domain.regimes import tier_amount
-from domain.schedule import PlannedInstalment, plan_year, year_instalments
+from domain.schedule import PlannedInstalment, plan_year, year_instalment_ids
 from domain.values import Modulation, Option, Tier
 from projections.base import Item, StatefulModel, cents, euros
 from projections.calendar import CONVENTIONS as CALENDAR_CONVENTIONS
@@ -404,7 +404,7 @@ def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tup
     starts = {n: fd(known[0]) for n, known in years.items()}
     for n, start, end in contract_years(fd(st["effective_from"]), pauses, st["pause_clock"], starts):
         known = years.get(n)
-        if known is not None and recorded.issuperset(_year_ids(n, known[1])):
+        if known is not None and recorded.issuperset(year_instalment_ids(n, known[1])):
             continue  # a started year whose instalments are all recorded has nothing left
         if start > horizon:
             return
@@ -423,11 +423,6 @@ def _plan_future(st: dict[str, Any], first: int, horizon: date, totals: dict[tup
 
 # The forecast asks the same questions for many conventions (same effective dates, same tiers):
 # the rules' answers are memoised, not copied.
-@lru_cache(maxsize=1_000)
-def _year_ids(n: int, regime: str) -> frozenset[str]:
-    return frozenset(i.instalment_id for i in year_instalments(n, regime))
-
-
 @lru_cache(maxsize=10_000)
 def _tier_amount(option: Option, tier: Tier, n: int, start: date) -> tuple[str, Decimal]:
     return tier_amount(option, tier, n, start)
