@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from adapters.persistence import mapper_env
 from adapters.settings import Settings
 from domain.application import ConventionsApp
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
-    """The eventsourcing environment for the chosen store."""
+    """The eventsourcing environment for the chosen store, in the storage format of
+    ``adapters.persistence`` (whatever the store, tests in memory included)."""
     if settings.store == "memory":
         env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     elif settings.store == "sqlite":
@@ -37,6 +39,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         }
         if settings.postgres_schema:
             env["POSTGRES_SCHEMA"] = settings.postgres_schema
+    env.update(mapper_env())
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
@@ -124,9 +127,9 @@ def build_projections(settings: Settings | None = None, app: ConventionsApp | No
 
 def _log(settings: Settings, app: ConventionsApp):  # -> projections.log.Log
     """How the projections read the log: the SQLite events file directly (``projections.log``),
-    otherwise through the library's recorder."""
-    from projections.log import RecorderLog, SqliteLog
+    otherwise through the application."""
+    from projections.log import AppLog, SqliteLog
 
     if settings.store == "sqlite":
-        return SqliteLog(str(settings.events_sqlite_path()), app.recorder.events_table_name)
-    return RecorderLog(app.recorder)
+        return SqliteLog(str(settings.events_sqlite_path()))
+    return AppLog(app)

@@ -6,13 +6,16 @@ concurrent writer makes the save fail and surfaces as ``ConcurrentModification``
 stale ``expected_version`` is refused before anything is decided (``StaleVersion``).
 
 The store is chosen by the ``env`` given by the composition root (``PERSISTENCE_MODULE``...):
-in-memory (POPO) for unit tests, SQLite by default, PostgreSQL in production.
+in-memory (POPO) for unit tests, SQLite by default, PostgreSQL in production; so is the storage
+format (``MAPPER_TOPIC``, ``TRANSCODER_TOPIC``: ``adapters.persistence``). Readers of the log (read
+models, scheduler, HTTP) go through the query methods below, never through the library's
+recorder, mapper or event store: the log is paged through here only.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -21,7 +24,7 @@ from uuid import UUID, uuid4
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
 
 from domain import events as ev
 from domain.convention import CommandMeta, Convention
@@ -36,7 +39,6 @@ from domain.errors import (
     StaleVersion,
 )
 from domain.identifiers import command_receipt_id, convention_id, doctor_registration_id
-from domain.mapping import OrjsonTranscoder, PydanticMapper
 from domain.receipts import CommandReceipt, DoctorRegistration
 from domain.text import NAME_MAX, REASON_MAX, check_text
 from domain.values import Option, Policies, Profile, SuspensionGround, TerminatedBy
@@ -53,11 +55,16 @@ class ConventionsApp(Application[UUID]):
         super().__init__(env)
         self.clock: Clock = clock or date.today
 
-    def construct_transcoder(self) -> Transcoder:
-        return OrjsonTranscoder()
-
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PydanticMapper)
+        """The storage format is persistence, chosen by the composition root (``MAPPER_TOPIC``,
+        ``TRANSCODER_TOPIC``): without it the library's default mapper would write these pydantic
+        events in another format, so the application refuses to start instead."""
+        if not self.env.get("MAPPER_TOPIC"):
+            raise RuntimeError(
+                "ConventionsApp needs MAPPER_TOPIC and TRANSCODER_TOPIC in its env: build it with "
+                "adapters.composition.build_app."
+            )
+        return super().construct_mapper()
 
     # ================================================================== commands
     def sign(self, meta: CommandMeta, *, policies: Policies | None = None, **fields: Any) -> dict[str, Any]:
@@ -304,20 +311,72 @@ class ConventionsApp(Application[UUID]):
 
     def convention_ids(self, page: int = 1000) -> Iterator[UUID]:
         """Every convention, in signature order, read from the notification log."""
-        start = 1
-        while True:
-            rows = self.recorder.select_notifications(start, page, topics=[ev.Signed.TOPIC])
+        for rows in self._pages(0, [ev.Signed.TOPIC], page):
             for n in rows:
                 yield n.originator_id
-            if len(rows) < page:
-                return
-            start = rows[-1].id + 1
+
+    def signature(self, conv_id: UUID) -> ev.Signed | None:
+        """The convention's first event (None: no such convention). One event read, no replay."""
+        first = next(iter(self.events.get(conv_id, limit=1)), None)
+        return first if isinstance(first, ev.Signed) else None
+
+    def cpam_of(self, conv_id: UUID) -> str | None:
+        """The CPAM a convention belongs to (fixed at signature), or None when there is no such convention."""
+        signed = self.signature(conv_id)
+        return None if signed is None else signed.cpam_code
 
     def find(self, cpam_code: str, number: str) -> UUID:
         cid = convention_id(cpam_code, number)
         if cid not in self.repository:
             raise _unknown(cid)
         return cid
+
+    # ================================================================== the log
+    def head(self) -> int:
+        """The last notification id recorded (0 while the log is empty)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def read_log(
+        self, after: int, limit: int, topics: Sequence[str] = (), *, until: int | None = None
+    ) -> list[tuple[int, ev.Event]]:
+        """Up to ``limit`` (notification id, event) with ``after < id <= until``, by id; ``topics``:
+        only events of these classes (all when empty). Ids may have gaps (PostgreSQL)."""
+        return [(n.id, self.mapper.to_domain_event(n)) for n in self._select(after, limit, topics, until)]
+
+    def log_after(
+        self, after: int = 0, topics: Sequence[str] = (), *, page: int = 1000
+    ) -> Iterator[tuple[int, ev.Event]]:
+        """Every (notification id, event) recorded after ``after``, read ``page`` at a time."""
+        for rows in self._pages(after, topics, page):
+            for n in rows:
+                yield n.id, self.mapper.to_domain_event(n)
+
+    def read_stored(
+        self, after: int, limit: int, topics: Sequence[str] = (), *, until: int | None = None
+    ) -> list[tuple[int, UUID, int, str, bytes]]:
+        """Like ``read_log``, but the rows as stored: (id, originator id, version, topic, state), the
+        state maybe encrypted and compressed. For readers that decode the log themselves, faster
+        than the mapper (the projections' trusted decoder, with ``stored_mapper``)."""
+        rows = self._select(after, limit, topics, until)
+        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in rows]
+
+    def stored_mapper(self) -> Mapper[UUID]:
+        """How stored rows become events (the mapper the composition root chose): what a reader of
+        ``read_stored`` decodes with."""
+        return self.mapper
+
+    def _select(self, after: int, limit: int, topics: Sequence[str], until: int | None) -> Sequence[Notification]:
+        return self.recorder.select_notifications(after + 1, limit, stop=until, topics=topics, inclusive_of_start=True)
+
+    def _pages(self, after: int, topics: Sequence[str], page: int) -> Iterator[Sequence[Notification]]:
+        """The log after ``after``, a page at a time, until a short page (the end, for now)."""
+        while True:
+            rows = self._select(after, page, topics, None)
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            after = rows[-1].id
 
     # ================================================================== plumbing
     def _command(

@@ -14,7 +14,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from domain import events as ev
-from domain.mapping import upcast
+from domain.events import upcast
 from projections.base import Item, ReadModel
 from projections.store import ProjectionStore, Table, Tx
 

@@ -101,9 +101,8 @@ class ProjectionReadModels:
         if position <= 0:
             return None
         if self._as_of[0] != position:
-            app = self.runner.app
-            rows = app.recorder.select_notifications(position, 1, stop=position)
-            at = getattr(app.mapper.to_domain_event(rows[0]), "timestamp", None) if rows else None
+            rows = self.runner.app.read_log(position - 1, 1, until=position)
+            at = getattr(rows[0][1], "timestamp", None) if rows else None
             self._as_of = (position, at)
         return self._as_of[1]
 

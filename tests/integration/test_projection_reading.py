@@ -16,12 +16,12 @@ from eventsourcing.cipher import AESCipher
 from pydantic import field_validator
 
 from adapters.composition import build_app
+from adapters.persistence import OrjsonTranscoder, PydanticMapper
 from adapters.settings import Settings
 from domain import events as ev
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
-from domain.mapping import OrjsonTranscoder, PydanticMapper
 from domain.values import Option, Profile
 from projections.decode import TrustedDecoder
 from projections.log import RecorderLog, SqliteLog

@@ -10,8 +10,8 @@ from uuid import uuid4
 import orjson
 from eventsourcing.persistence import StoredEvent
 
+from adapters.persistence import OrjsonTranscoder, PydanticMapper
 from domain import events as ev
-from domain.mapping import OrjsonTranscoder, PydanticMapper
 
 RELEASED_TOPICS = {
     "cpam.Signed", "cpam.AssistantHired", "cpam.AssistantLeft", "cpam.TrainingCompleted", "cpam.ObjectiveSet",

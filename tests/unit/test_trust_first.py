@@ -380,7 +380,7 @@ def test_r27_other_doctors_must_be_given_an_objective(app: ConventionsApp, meta:
 
 def test_a_signed_event_stored_before_r20_r27_is_upcast_on_read(app: ConventionsApp, meta: CommandMeta) -> None:
     """Events are forever: a version-1 Signed (no measure, no objective basis, no balance delay) still loads."""
-    from domain.mapping import upcast
+    from domain.events import upcast
 
     cid = sign(app, meta, specialty="cardiology")
     state = app.history(cid)[0].model_dump(mode="json")
