@@ -99,10 +99,10 @@ def build_scheduler_lock(settings: Settings | None = None):  # -> scheduler.lock
     return PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}")
 
 
-def build_projection_store(settings: Settings | None = None):  # -> projections.store.ProjectionStore
+def build_projection_store(settings: Settings | None = None):  # -> projections.engine.store.ProjectionStore
     """The projection database: ``projections.sqlite`` beside the events file, or the events'
     PostgreSQL database and schema (tables ``pj_*`` and ``projection_tracking``)."""
-    from projections.store import ProjectionStore
+    from projections.engine.store import ProjectionStore
 
     settings = settings or Settings()
     if settings.store == "postgres":
@@ -116,19 +116,19 @@ def build_projection_store(settings: Settings | None = None):  # -> projections.
 
 
 def build_projections(settings: Settings | None = None, app: ConventionsApp | None = None, batch_size: int = 500):
-    """The projection runner (``projections.runner.Runner``) over every read model."""
+    """The projection runner (``projections.engine.runner.Runner``) over every read model."""
     from projections import all_models
-    from projections.runner import Runner
+    from projections.engine.runner import Runner
 
     settings = settings or Settings()
     app = app or build_app(settings)
     return Runner(app, build_projection_store(settings), all_models(), batch_size=batch_size, log=_log(settings, app))
 
 
-def _log(settings: Settings, app: ConventionsApp):  # -> projections.log.Log
-    """How the projections read the log: the SQLite events file directly (``projections.log``),
+def _log(settings: Settings, app: ConventionsApp):  # -> projections.engine.log.Log
+    """How the projections read the log: the SQLite events file directly (``projections.engine.log``),
     otherwise through the application."""
-    from projections.log import AppLog, SqliteLog
+    from projections.engine.log import AppLog, SqliteLog
 
     if settings.store == "sqlite":
         return SqliteLog(str(settings.events_sqlite_path()))

@@ -28,8 +28,8 @@ from domain.calendar import add_months, anniversary, end_of_term
 from domain.convention import SECRETARY_DELAY_MONTHS
 from domain.due import CalendarState
 from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
+from projections.engine.store import ProjectionStore, Table, Tx
 from projections.history import d
-from projections.store import ProjectionStore, Table, Tx
 
 log = structlog.get_logger()
 

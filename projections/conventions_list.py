@@ -12,7 +12,7 @@ import orjson
 
 from domain import events as ev
 from projections.base import Item, StatefulModel
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
 
 CONVENTIONS = Table(
     "lst_conventions",

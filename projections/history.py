@@ -16,7 +16,7 @@ from eventsourcing.utils import resolve_topic
 from domain import events as ev
 from domain.events import upcast
 from projections.base import Item, ReadModel
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
 
 LINES = Table(
     "hist_events",

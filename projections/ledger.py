@@ -14,7 +14,7 @@ import orjson
 from domain import events as ev
 from domain.events import InstalmentCancelled, InstalmentDue, PaymentRecorded, Signed
 from projections.base import Item, StatefulModel, cents, euros
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
 
 CONVENTIONS = Table(
     "ledger_conventions",

@@ -41,7 +41,7 @@ from domain.values import Modulation, Option, Tier
 from projections.base import Item, StatefulModel, cents, euros
 from projections.calendar import CONVENTIONS as CALENDAR_CONVENTIONS
 from projections.calendar import Calendar, describe_error
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
 
 CONVENTIONS = Table(
     "pf_conventions",

@@ -26,7 +26,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
 from projections.calendar import NightlyFailures, describe_error
-from projections.store import ProjectionStore
+from projections.engine.store import ProjectionStore
 
 FindDue = Callable[[date], Iterable[UUID]]
 """Which conventions have something due on or before a date (must never miss one)."""

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from projections import calendar, conventions_list, history, ledger, portfolio
-from projections.runner import Runner
+from projections.engine.runner import Runner
 
 Scope = frozenset[str] | None
 INLINE_CATCH_UP = 5_000  # events: beyond, the runner process catches up, reads may be stale

@@ -23,9 +23,9 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
 from domain.values import Option, Profile
-from projections.decode import TrustedDecoder
-from projections.log import RecorderLog, SqliteLog
-from projections.runner import TOPICS
+from projections.engine.decode import TrustedDecoder
+from projections.engine.log import RecorderLog, SqliteLog
+from projections.engine.runner import TOPICS
 from scheduler.simulation import Simulator
 
 

@@ -24,9 +24,10 @@ import orjson
 
 from domain.events import CONVENTION_EVENTS, Event
 from projections.base import Item, ReadModel
-from projections.decode import TrustedDecoder
-from projections.log import AppLog, Log
-from projections.store import Direct, ProjectionStore, Tx, WriteBehind, physical
+from projections.engine.decode import TrustedDecoder
+from projections.engine.log import AppLog, Log
+from projections.engine.store import ProjectionStore, Tx, physical
+from projections.engine.write_behind import Direct, WriteBehind
 
 TOPICS = [cls.TOPIC for cls in CONVENTION_EVENTS]
 BATCH = 500

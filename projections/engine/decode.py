@@ -142,7 +142,7 @@ class TrustedDecoder:
         self.loads = mapper.transcoder.decode
         # topic -> (class, builder, versioned), or False: decoded by the mapper
         self._builders: dict[str, tuple[type, Callable[..., Any], bool] | bool] = {}
-        self._uuids: dict[str, UUID] = {}  # the log may give originator ids as text (projections.log)
+        self._uuids: dict[str, UUID] = {}  # the log may give originator ids as text (engine.log)
 
     def __call__(self, originator_id: UUID | str, version: int, topic: str, data: bytes) -> Any:
         """The domain event of one stored event (``data`` as stored: maybe encrypted, compressed)."""
