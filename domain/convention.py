@@ -846,6 +846,8 @@ class Convention(BaseAggregate[UUID]):
 
     def on(self, event: ev.Event) -> None:
         getattr(self, f"_when_{type(event).__name__}")(event)
+        if (status := ev.STATUS_AFTER.get(type(event))) is not None:
+            self.status = status
 
     def _when_Signed(self, e: ev.Signed) -> None:  # noqa: N802 - one handler per event name
         self.number = e.number
@@ -875,7 +877,7 @@ class Convention(BaseAggregate[UUID]):
         self.effective_from = e.effective_from
         self.dedicated_room = e.dedicated_room
         self.policies = e.policies
-        self.status = Status.ACTIVE
+        self.status: Status  # set by ``on``, as after every event that changes it (ev.STATUS_AFTER)
         self.pauses: list[Pause] = []
         self.terminated_on: date | None = None
         self.terminated_by: TerminatedBy | None = None
@@ -945,11 +947,9 @@ class Convention(BaseAggregate[UUID]):
             inst.payment_reference = e.payment_reference
 
     def _when_Suspended(self, e: ev.Suspended) -> None:  # noqa: N802
-        self.status = Status.SUSPENDED
         self.pauses.append(Pause(e.effective_date))
 
     def _when_Reactivated(self, e: ev.Reactivated) -> None:  # noqa: N802
-        self.status = Status.ACTIVE
         if self.pauses:
             self.pauses[-1] = Pause(self.pauses[-1].start, e.effective_date)
 
@@ -970,7 +970,6 @@ class Convention(BaseAggregate[UUID]):
         self.option_changes.append((e.effective_date, e.option))
 
     def _when_Terminated(self, e: ev.Terminated) -> None:  # noqa: N802
-        self.status = Status.TERMINATED
         self.terminated_on = e.effective_date
         self.terminated_by = e.by
         self.termination_ground = e.ground

@@ -30,6 +30,7 @@ from domain.due import CalendarState
 from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
 from projections.engine.store import ProjectionStore, Table, Tx
 from projections.history import d
+from projections.scope import Scope, scope_condition, sees
 
 log = structlog.get_logger()
 
@@ -68,7 +69,7 @@ class Entry:
     number: str
     cpam_code: str
     cal: CalendarState
-    status: str = "active"
+    status: str = ev.status_after(ev.Signed)
     grace_days: int = 30
     term: int = 1
     training_deadline: date | None = None  # of the assistant in post, while not trained
@@ -112,6 +113,7 @@ class Entry:
         kind = type(e)
         if kind is ev.InstalmentDue or kind is ev.AttainmentRecorded:  # frequent, and only CalendarState's
             return
+        self.status = ev.status_after(kind, self.status)
         if kind is ev.ReviewDue:  # both sets stay small: a date leaves one when it would enter the other
             if e.effective_date in self.held:
                 self.held.discard(e.effective_date)
@@ -132,12 +134,6 @@ class Entry:
             self.secretary_due = None
         elif kind is ev.AssistantLeft or kind is ev.TrainingCompleted:
             self.training_deadline = None
-        elif kind is ev.Suspended:
-            self.status = "suspended"
-        elif kind is ev.Reactivated:
-            self.status = "active"
-        elif kind is ev.Terminated:
-            self.status = "terminated"
         elif kind is ev.Renewed:
             self.term = max(self.term, e.term)
 
@@ -332,17 +328,14 @@ def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any
     }  # fmt: skip
 
 
-def work_queue(store: ProjectionStore, today: date, cpams: set[str] | None = None) -> list[dict[str, Any]]:
+def work_queue(store: ProjectionStore, today: date, cpams: Scope = None) -> list[dict[str, Any]]:
     """The operator's work queue on ``today``: overdue items first, then by date. French messages.
 
     Besides the calendar's alerts, each convention the nightly run could not process
     (``NightlyFailures``) is an overdue item of kind ``nightly_failure`` with the error's message."""
     params: list[Any] = [today.isoformat()]
-    scope = ""
-    if cpams is not None:
-        values = sorted(cpams)
-        scope = f" AND cpam_code IN ({', '.join('?' * len(values))})" if values else " AND 1 = 0"
-        params += values
+    in_scope = scope_condition(cpams, "cpam_code", params)
+    scope = "" if in_scope is None else f" AND {in_scope}"
     with store.reading() as tx:
         store.resolve(tx, Calendar.name, Calendar.tables)
         rows = tx.fetchall(
@@ -427,7 +420,7 @@ def _failures_exist(tx: Tx) -> bool:
     return bool(rows) and rows[0][0] is not None
 
 
-def _failure_items(tx: Tx, today: date, cpams: set[str] | None) -> list[dict[str, Any]]:
+def _failure_items(tx: Tx, today: date, cpams: Scope) -> list[dict[str, Any]]:
     """The work-queue items of the conventions the nightly run could not process (always overdue:
     nothing falls due on them until an operator has them corrected)."""
     if not _failures_exist(tx):
@@ -440,7 +433,7 @@ def _failure_items(tx: Tx, today: date, cpams: set[str] | None) -> list[dict[str
     )
     items = []
     for cid, number, cpam, code, message, first, last, runs in rows:
-        if cpams is not None and cpam not in cpams:  # unknown to the calendar: only for those who see all
+        if not sees(cpams, cpam):  # unknown to the calendar (None): only for those who see all
             continue
         number, cpam = number or cid, cpam or "?"
         since = d(date.fromisoformat(first))

@@ -4,7 +4,7 @@ and reference; totals per CPAM and month. What finance exports (flat rows, amoun
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -15,6 +15,7 @@ from domain import events as ev
 from domain.events import InstalmentCancelled, InstalmentDue, PaymentRecorded, Signed
 from projections.base import Item, StatefulModel, cents, euros
 from projections.engine.store import ProjectionStore, Table, Tx
+from projections.scope import Scope, scope_condition
 
 CONVENTIONS = Table(
     "ledger_conventions",
@@ -96,12 +97,11 @@ class Ledger(StatefulModel):
         return (cid, st["number"], st["cpam_code"], orjson.dumps(st).decode())
 
 
-def _where(cpams: Collection[str] | None, **filters: Any) -> tuple[str, list[Any]]:
-    where, params = [], []
-    if cpams is not None:
-        values = sorted(cpams)
-        where.append(f"i.cpam_code IN ({', '.join('?' * len(values))})" if values else "1 = 0")
-        params += values
+def _where(cpams: Scope, **filters: Any) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if (in_scope := scope_condition(cpams, "i.cpam_code", params)) is not None:
+        where.append(in_scope)
     ops = {"due_from": "i.due_date >= ?", "due_to": "i.due_date <= ?", "year": "i.year = ?",
            "status": "COALESCE(s.status, 'due') = ?", "convention_id": "i.convention_id = ?"}  # fmt: skip
     for key, value in filters.items():
@@ -116,7 +116,7 @@ def _where(cpams: Collection[str] | None, **filters: Any) -> tuple[str, list[Any
 def instalments(
     store: ProjectionStore,
     *,
-    cpams: Collection[str] | None = None,
+    cpams: Scope = None,
     convention_id: UUID | str | None = None,
     year: int | None = None,
     status: str | None = None,
@@ -141,7 +141,7 @@ def instalments(
     return out
 
 
-def monthly_totals(store: ProjectionStore, *, cpams: Collection[str] | None = None) -> list[dict[str, Any]]:
+def monthly_totals(store: ProjectionStore, *, cpams: Scope = None) -> list[dict[str, Any]]:
     """Per CPAM and month: due (by due date, cancelled excluded), of which to recover, and paid
     (by payment date), of which recovered. Amounts in euros."""
     clause, params = _where(cpams)

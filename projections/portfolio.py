@@ -10,7 +10,7 @@ when asked, from each convention's stored basis and the rules themselves (``tier
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -33,6 +33,7 @@ from domain.events import (
     Suspended,
     Terminated,
     YearStarted,
+    status_after,
 )  # fmt: skip
 from domain.identifiers import instalment_id
 from domain.regimes import tier_amount
@@ -42,6 +43,7 @@ from projections.base import Item, StatefulModel, cents, euros
 from projections.calendar import CONVENTIONS as CALENDAR_CONVENTIONS
 from projections.calendar import Calendar, describe_error
 from projections.engine.store import ProjectionStore, Table, Tx
+from projections.scope import Scope, scope_condition
 
 CONVENTIONS = Table(
     "pf_conventions",
@@ -112,8 +114,8 @@ class Portfolio(StatefulModel):
             kind = type(e)
             if kind is Signed:
                 self.create(cid, {
-                    "cpam_code": e.cpam_code, "status": "active", "option": e.option.value, "tier": e.tier.value,
-                    "suspended_since": None, "effective_from": e.effective_from.isoformat(),
+                    "cpam_code": e.cpam_code, "status": status_after(kind), "option": e.option.value,
+                    "tier": e.tier.value, "suspended_since": None, "effective_from": e.effective_from.isoformat(),
                     "pause_clock": e.policies.pause_clock, "modulation": e.policies.modulation.value,
                     "grace_days": e.policies.review_grace_days, "options": [], "pauses": [], "hired_on": None,
                     "years": {}, "open": {}, "closed": "", "terminated_on": None,
@@ -140,6 +142,7 @@ class Portfolio(StatefulModel):
                     attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
                 continue
             touched.add(cid)
+            st["status"] = status_after(kind, st["status"])
             if kind is InstalmentDue:
                 amount = cents(e.amount)
                 st["open"][e.instalment_id] = [amount, e.due_date.isoformat()]
@@ -161,14 +164,14 @@ class Portfolio(StatefulModel):
             elif kind is OptionChanged:
                 st["options"].append([e.effective_date.isoformat(), e.option.value])
             elif kind is Suspended:
-                st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
+                st["suspended_since"] = e.effective_date.isoformat()
                 st["pauses"].append([e.effective_date.isoformat(), None])
             elif kind is Reactivated:
-                st["status"], st["suspended_since"] = "active", None
+                st["suspended_since"] = None
                 if st["pauses"]:
                     st["pauses"][-1][1] = e.effective_date.isoformat()
             elif kind is Terminated:
-                st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
+                st["terminated_on"] = e.effective_date.isoformat()
         for table, rows in ((REVIEWS, reviews_due), (HELD, reviews_held), (ATTAINMENTS, attainments)):
             cols = table.column_names
             tx.executemany(
@@ -202,15 +205,12 @@ class Portfolio(StatefulModel):
 
 
 # ---------------------------------------------------------------------- queries
-def _scope(cpams: Collection[str] | None, params: list[Any], column: str = "cpam_code") -> str:
-    if cpams is None:
-        return ""
-    values = sorted(cpams)
-    params.extend(values)
-    return f" WHERE {column} IN ({', '.join('?' * len(values))})" if values else " WHERE 1 = 0"
+def _scope(cpams: Scope, params: list[Any], column: str = "cpam_code") -> str:
+    in_scope = scope_condition(cpams, column, params)
+    return "" if in_scope is None else f" WHERE {in_scope}"
 
 
-def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None = None) -> dict[str, Any]:
+def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[str, Any]:
     """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all)."""
     with store.reading() as tx:
         store.resolve(tx, Portfolio.name, Portfolio.tables)

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from projections import calendar, conventions_list, history, ledger, portfolio
 from projections.engine.runner import Runner
+from projections.scope import narrow
 
 Scope = frozenset[str] | None
 INLINE_CATCH_UP = 5_000  # events: beyond, the runner process catches up, reads may be stale
@@ -47,13 +48,6 @@ class LedgerQuery:
     due_to: date | None = None
     page: int = 1
     per_page: int = 100
-
-
-def narrow(scope: Scope, cpam: str | None) -> Scope:
-    """The caller's CPAMs, narrowed to the one asked for (empty when it is out of scope)."""
-    if cpam is None:
-        return scope
-    return frozenset({cpam}) if scope is None or cpam in scope else frozenset()
 
 
 def page_of(rows: list[Any], page: int, per_page: int) -> list[Any]:
@@ -146,7 +140,7 @@ class ProjectionReadModels:
     def work_queue(self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int) -> dict[str, Any]:
         with self._lock:
             freshness = self._fresh()
-            items = calendar.work_queue(self.store, today, None if scope is None else set(scope))
+            items = calendar.work_queue(self.store, today, scope)
         items = [
             {"convention_id": str(i["convention_id"]), "number": i["number"], "cpam_code": i["cpam"],
              "kind": i["kind"], "date": i["date"], "overdue": i["overdue"], "message": i["message"]}
