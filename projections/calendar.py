@@ -27,9 +27,9 @@ from domain.amounts import FIRST_MODULATED_YEAR
 from domain.calendar import add_months, anniversary, end_of_term
 from domain.convention import SECRETARY_DELAY_MONTHS
 from domain.due import CalendarState
+from domain.french import dd_mm_yyyy as d
 from projections.base import FLUSH_ROWS, MAX_CACHED, Item, ReadModel, evict
 from projections.engine.store import ProjectionStore, Table, Tx
-from projections.history import d
 from projections.scope import Scope, scope_condition, sees
 
 log = structlog.get_logger()

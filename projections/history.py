@@ -15,6 +15,7 @@ from eventsourcing.utils import resolve_topic
 
 from domain import events as ev
 from domain.events import upcast
+from domain.french import dd_mm_yyyy, euros
 from projections.base import Item, ReadModel
 from projections.engine.store import ProjectionStore, Table, Tx
 
@@ -39,12 +40,13 @@ GROUNDS = {
 
 
 def d(day: date | None) -> str:
-    """dd/mm/yyyy (by hand: strftime costs several times more, and history formats ~1.5 dates per event)."""
-    return "?" if day is None else f"{day.day:02d}/{day.month:02d}/{day.year}"
+    """dd/mm/yyyy, ``?`` for a date not recorded."""
+    return "?" if day is None else dd_mm_yyyy(day)
 
 
 def money(amount: Any) -> str:
-    return f"{amount:,.2f} €".replace(",", "\u202f").replace(".", ",")
+    """Euros as the sentences have always written them (an ordinary space before ``€``)."""
+    return euros(amount, before_sign=" ")
 
 
 def _signed(e: ev.Signed) -> str:
