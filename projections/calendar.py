@@ -293,8 +293,7 @@ def describe_error(error: BaseException) -> tuple[str, str]:
 def conventions_due(store: ProjectionStore, until: date) -> list[UUID]:
     """Conventions with something to record on or before ``until`` (index range scan), plus those
     whose date is being recomputed (dirty): ticking them is harmless."""
-    with store.reading() as tx:
-        store.resolve(tx, Calendar.name, Calendar.tables)
+    with store.reading_live(Calendar) as tx:
         t = tx.t(CONVENTIONS.name)
         rows = tx.fetchall(
             f"SELECT convention_id FROM {t} WHERE next_due_on <= ? UNION SELECT convention_id FROM {t} WHERE dirty = 1",
@@ -305,8 +304,7 @@ def conventions_due(store: ProjectionStore, until: date) -> list[UUID]:
 
 def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any] | None:
     """What falls due next on one convention, and its open alerts (all dates)."""
-    with store.reading() as tx:
-        store.resolve(tx, Calendar.name, Calendar.tables)
+    with store.reading_live(Calendar) as tx:
         rows = tx.fetchall(
             f"SELECT number, cpam_code, status, next_due_on, dirty FROM {tx.t(CONVENTIONS.name)} "
             "WHERE convention_id = ?",
@@ -336,8 +334,7 @@ def work_queue(store: ProjectionStore, today: date, cpams: Scope = None) -> list
     params: list[Any] = [today.isoformat()]
     in_scope = scope_condition(cpams, "cpam_code", params)
     scope = "" if in_scope is None else f" AND {in_scope}"
-    with store.reading() as tx:
-        store.resolve(tx, Calendar.name, Calendar.tables)
+    with store.reading_live(Calendar) as tx:
         rows = tx.fetchall(
             f"SELECT convention_id, number, cpam_code, kind, ref, date, overdue_on FROM {tx.t(ALERTS.name)} "
             f"WHERE starts_on <= ?{scope}",

@@ -144,8 +144,7 @@ def search(
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     page, per_page = max(page, 1), min(max(per_page, 1), 1000)
     order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, cpam_code, number"
-    with store.reading() as tx:
-        store.resolve(tx, ConventionsList.name, ConventionsList.tables)
+    with store.reading_live(ConventionsList) as tx:
         table = tx.t(CONVENTIONS.name)
         total = tx.fetchall(f"SELECT COUNT(*) FROM {table}{clause}", params)[0][0]
         rows = tx.fetchall(

@@ -160,8 +160,7 @@ def line(e: ev.Event) -> dict[str, Any]:
 
 def timeline(store: ProjectionStore, convention_id: UUID | str) -> list[dict[str, Any]]:
     """The convention's history in order, one French sentence per event."""
-    with store.reading() as tx:
-        store.resolve(tx, History.name, History.tables)
+    with store.reading_live(History) as tx:
         rows = tx.fetchall(
             f"SELECT convention_id, version, topic, state FROM {tx.t(LINES.name)} WHERE convention_id = ? "
             "ORDER BY version",

@@ -127,8 +127,7 @@ def instalments(
     clause, params = _where(
         cpams, convention_id=convention_id, year=year, status=status, due_from=due_from, due_to=due_to
     )
-    with store.reading() as tx:
-        store.resolve(tx, Ledger.name, Ledger.tables)
+    with store.reading_live(Ledger) as tx:
         sql = SELECT.format(i=tx.t(INSTALMENTS.name), s=tx.t(SETTLEMENTS.name))
         rows = tx.fetchall(f"{sql}{clause} ORDER BY i.due_date, i.cpam_code, i.number, i.instalment_id", params)
     out = []
@@ -145,8 +144,7 @@ def monthly_totals(store: ProjectionStore, *, cpams: Scope = None) -> list[dict[
     """Per CPAM and month: due (by due date, cancelled excluded), of which to recover, and paid
     (by payment date), of which recovered. Amounts in euros."""
     clause, params = _where(cpams)
-    with store.reading() as tx:
-        store.resolve(tx, Ledger.name, Ledger.tables)
+    with store.reading_live(Ledger) as tx:
         i, s = tx.t(INSTALMENTS.name), tx.t(SETTLEMENTS.name)
         extra = " AND " if clause else " WHERE "
         due = tx.fetchall(

@@ -212,8 +212,7 @@ def _scope(cpams: Scope, params: list[Any], column: str = "cpam_code") -> str:
 
 def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[str, Any]:
     """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all)."""
-    with store.reading() as tx:
-        store.resolve(tx, Portfolio.name, Portfolio.tables)
+    with store.reading_live(Portfolio) as tx:
         p: list[Any] = []
         scope = _scope(cpams, p)
         counts = tx.fetchall(
@@ -369,8 +368,7 @@ def _named(store: ProjectionStore, unprocessable: list[dict[str, Any]]) -> list[
     if not unprocessable:
         return unprocessable
     try:
-        with store.reading() as tx:
-            store.resolve(tx, Calendar.name, Calendar.tables)
+        with store.reading_live(Calendar) as tx:
             rows = tx.select_in(CALENDAR_CONVENTIONS, "convention_id", [u["id"] for u in unprocessable],
                                 "convention_id, number")  # fmt: skip
     except LookupError:  # the calendar was never built: ids only

@@ -226,6 +226,14 @@ class ProjectionStore:
             with self.conn.transaction(force_rollback=True), self.conn.cursor() as cur:
                 yield Tx(self, cur)
 
+    @contextmanager
+    def reading_live(self, model: Any) -> Iterator[Tx]:
+        """A read-only snapshot with ``tx.t(...)`` naming the live tables of ``model`` (a read
+        model's class: its ``name`` and ``tables``): what every query of a read model opens."""
+        with self.reading() as tx:
+            self.resolve(tx, model.name, model.tables)
+            yield tx
+
     # ------------------------------------------------------------------ generations
     def idle_builds(self, tx: Tx, name: str, idle_seconds: float) -> list[int]:
         """Non-live generations not advanced for ``idle_seconds``: left by an interrupted rebuild."""
