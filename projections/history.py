@@ -136,10 +136,7 @@ class History(ReadModel):
     tables = (LINES,)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        rows = [(cid, e.originator_version, e.TOPIC, state) for _, e, cid, state in items]
-        tx.executemany(
-            f"INSERT INTO {tx.t(LINES.name)} (convention_id, version, topic, state) VALUES (?, ?, ?, ?)", rows
-        )
+        tx.insert(LINES, [(cid, e.originator_version, e.TOPIC, state) for _, e, cid, state in items])
 
 
 def decode(convention_id: str, version: int, topic: str, state: str) -> ev.Event:

@@ -87,11 +87,8 @@ class Ledger(StatefulModel):
             elif kind is InstalmentCancelled:
                 settled.append((cid, e.instalment_id, cache[cid]["cpam_code"], "cancelled",
                                 e.effective_date.isoformat(), None, None))  # fmt: skip
-        for table, rows in ((INSTALMENTS, due), (SETTLEMENTS, settled)):
-            cols = table.column_names
-            tx.executemany(
-                f"INSERT INTO {tx.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
-            )
+        tx.insert(INSTALMENTS, due)
+        tx.insert(SETTLEMENTS, settled)
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         return (cid, st["number"], st["cpam_code"], orjson.dumps(st).decode())

@@ -173,10 +173,7 @@ class Portfolio(StatefulModel):
             elif kind is Terminated:
                 st["terminated_on"] = e.effective_date.isoformat()
         for table, rows in ((REVIEWS, reviews_due), (HELD, reviews_held), (ATTAINMENTS, attainments)):
-            cols = table.column_names
-            tx.executemany(
-                f"INSERT INTO {tx.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
-            )
+            tx.insert(table, rows)
 
     def reset(self, *, empty: bool) -> None:
         super().reset(empty=empty)

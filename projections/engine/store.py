@@ -66,17 +66,24 @@ class Tx:
     def t(self, logical: str) -> str:
         return self.tables[logical]
 
+    def insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows, every column in order (one ``executemany``): the append-only tables."""
+        if rows:
+            self.executemany(self._insert(table), rows)
+
     def upsert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows or replace those with the same key (one ``executemany``)."""
         if not rows:
             return
-        cols = table.column_names
-        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in table.key)
-        sql = (
-            f"INSERT INTO {self.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-            f"ON CONFLICT ({', '.join(table.key)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names if c not in table.key)
+        sql = f"{self._insert(table)} ON CONFLICT ({', '.join(table.key)}) DO " + (
+            f"UPDATE SET {updates}" if updates else "NOTHING"
         )
         self.executemany(sql, rows)
+
+    def _insert(self, table: Table) -> str:
+        cols = table.column_names
+        return f"INSERT INTO {self.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
     def delete_keys(self, table: Table, column: str, values: Sequence[Any]) -> None:
         for chunk in _chunks(list(values), 500):
