@@ -2,9 +2,9 @@
 
 ``AppLog`` asks the application (``ConventionsApp.read_stored``: any store the library supports).
 ``RecorderLog`` asks a library recorder directly: the reference the tests hold ``SqliteLog`` to.
-``SqliteLog`` reads the library's SQLite table itself, with the query the library runs: the library turns each row into
-a ``Notification`` with a ``UUID`` built in Python, about two thirds of its reading time, while the
-runner wants the id as text anyway (it keys the read models' rows by ``str(UUID)``, and maps the
+``SqliteLog`` reads the library's SQLite table itself, with the query the library runs: the library
+turns each row into a ``Notification`` with a ``UUID`` built in Python, about two thirds of its
+reading time, while the runner wants the id as text anyway (it keys the read models' rows by ``str(UUID)``, and maps the
 stored hex digits to that through a cache: cheaper than a UUID per row, or than SQLite's string
 functions).
 ``tests/integration/test_projection_reading.py`` checks that both give the same rows, so a library

@@ -16,6 +16,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.french import NNBSP, dd_mm_yyyy, euros, number
 from domain.values import Status
+from projections.engine.log import AppLog
 from projections.scope import narrow, scope_condition, sees
 from tests.unit.test_convention import RPPS, sign
 
@@ -67,6 +68,7 @@ def test_the_app_reads_the_log_in_pages(app: ConventionsApp, meta: CommandMeta) 
     assert [(i, oid, version, topic) for i, oid, version, topic, _ in stored] == [
         (i, e.originator_id, e.originator_version, e.TOPIC) for i, e in everything
     ]
+    assert AppLog(app).read(1, 1000, None, []) == stored and AppLog(app).head() == head
     assert app.cpam_of(second) == "750" and app.signature(first).number == "C-1"  # type: ignore[union-attr]
     assert app.cpam_of(uuid4()) is None and app.signature(uuid4()) is None
 
