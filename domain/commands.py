@@ -1,0 +1,362 @@
+"""Commands as data: one frozen model per operator intention, defined once.
+
+A command model is what an operator asks for, nothing more: the HTTP body *is* the model, the CLI
+builds its options from its fields, the web forms render from it. ``ConventionsApp.handle`` takes
+a model, fingerprints it (the model itself, reason included) for idempotence, and lets the
+convention decide: the rules (R1-R29) stay in the aggregate, the model only says what a
+well-formed request is. Adding an intention = a model here (listed in ``COMMANDS``), its rule and
+its event in the aggregate; every entry point follows from ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from domain.errors import InvalidInput
+from domain.fields import ContractYear, Day, Fte, Patients, Reason, Sector, Siret, Specialty, Text
+from domain.values import Modulation, Option, Policies, Profile, SuspensionGround, TerminatedBy
+
+if TYPE_CHECKING:
+    from domain.convention import CommandMeta, Convention
+
+
+class Command(BaseModel):
+    """One intention. Unknown fields are refused: a typo is an error, not a silently ignored value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intention: ClassVar[str]  # the aggregate's (and the application's) method that decides it
+    title: ClassVar[str]  # what an operator calls it
+    default_reason: ClassVar[str]  # the reason recorded when the operator gives none
+    resource: ClassVar[str]  # what the intention records, as a collection (HTTP, pages)
+
+    reason: Reason = ""
+
+    def arguments(self) -> dict[str, Any]:
+        """The fields the rule takes (everything but the reason, which goes on every event)."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "reason"}
+
+    def with_default_reason(self) -> Command:
+        """The command as recorded: an empty reason becomes the intention's default."""
+        return self if self.reason else self.model_copy(update={"reason": self.default_reason})
+
+
+class ConventionCommand(Command):
+    """An intention on an existing convention: the aggregate's method of the same name decides."""
+
+    def apply_to(self, conv: Convention, meta: CommandMeta) -> Any:
+        return getattr(conv, self.intention)(meta, **self.arguments())
+
+
+CommandT = TypeVar("CommandT", bound=Command)
+
+
+def invalid_command(error: ValidationError) -> InvalidInput:
+    """A malformed command as a domain refusal: ``invalid_<field>`` naming the first bad field."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "command"
+    return InvalidInput(f"invalid_{field.split('.')[0]}", f"Champ « {field} » : {first['msg']}", field)
+
+
+# ----------------------------------------------------------------------------- signature
+class PolicyChoices(BaseModel):
+    """The *unconfirmed* policies chosen at signature (R4, R16); the others take their defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    modulation: Modulation = Field(default=Modulation.PROPORTIONAL, description="Modulation de l'aide (R4).")
+    pause_clock: StrictBool = Field(default=True, description="Suspension : l'horloge du contrat s'arrête (R16).")
+
+    def policies(self) -> Policies:
+        return Policies(modulation=self.modulation, pause_clock=self.pause_clock)
+
+    @classmethod
+    def from_policies(cls, policies: Policies) -> PolicyChoices:
+        """The choices of a full ``Policies``; the other policies cannot be chosen per convention."""
+        choices = cls(modulation=policies.modulation, pause_clock=policies.pause_clock)
+        if choices.policies() != policies:
+            raise InvalidInput(
+                "policies_not_chosen_at_signature",
+                "Seules la modulation et la pause de l'horloge se choisissent à la signature.",
+                "policies",
+            )
+        return choices
+
+
+class Sign(Command):
+    """Signature d'une convention (R1, R8, R9, R19 sont vérifiées par la convention)."""
+
+    intention: ClassVar[str] = "sign"
+    title: ClassVar[str] = "Signer une convention"
+    default_reason: ClassVar[str] = "signature"
+    resource: ClassVar[str] = "conventions"
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "2025-0001", "cpam_code": "281", "rpps": "10000000009", "doctor_name": "Dr Martin",
+                    "specialty": "general_practice", "sector": 1, "option": "FULL", "percentile": 50,
+                    "initial_patients": 1000, "target_patients": 1100, "signed_on": "2025-02-15",
+                    "effective_from": "2025-03-01", "reason": "signature",
+                }
+            ]
+        },
+    )  # fmt: skip
+
+    number: Annotated[Text, Field(min_length=1, max_length=40, description="Numéro de convention.")]
+    cpam_code: Annotated[str, Field(pattern=r"^[0-9]{3}$", description="Code CPAM (3 chiffres).")]
+    rpps: Annotated[str, Field(pattern=r"^[0-9]{11}$", description="Numéro RPPS du médecin (11 chiffres).")]
+    am_number: Annotated[str | None, Field(pattern=r"^[0-9]{9}$", description="Numéro AM (9 chiffres, R19).")] = None
+    doctor_name: Annotated[Text, Field(min_length=1, max_length=200, description="Nom du médecin.")]
+    specialty: Annotated[Specialty, Field(description="Spécialité du médecin.")]
+    sector: Annotated[Sector, Field(description="Secteur conventionnel (1, 2 ou 3).")]
+    optam: StrictBool = Field(default=False, description="Adhérent OPTAM / OPTAM-ACO.")
+    ccam_share: Annotated[
+        float | None, Field(strict=True, ge=0, le=100, allow_inf_nan=False, description="Part CCAM (%).")
+    ] = None
+    newly_installed: StrictBool = Field(default=False, description="Nouvellement installé.")
+    mep: StrictBool = Field(default=False, description="Médecin à exercice particulier.")
+    zip_area: StrictBool = Field(default=False, description="Cabinet en zone d'intervention prioritaire (ZIP).")
+    option: Annotated[Option, Field(description="Option de l'aide (R3).")]
+    percentile: Annotated[int, Field(strict=True, ge=0, le=100, description="Rang national 0-100 (R2).")]
+    initial_patients: Annotated[
+        Patients,
+        Field(
+            description="Patientèle à la signature (médecin traitant pour un généraliste, file active pour les "
+            "autres spécialités, R20)."
+        ),
+    ]
+    target_patients: Patients | None = Field(
+        default=None,
+        description="Objectif ; sans lui, déduit quand la règle le permet (P95+, 65 ans ou plus, généraliste "
+        "nouvellement installé : R27), sinon 422 target_required.",
+    )
+    aged_65_or_more: StrictBool = Field(default=False, description="Médecin de 65 ans ou plus (R27).")
+    signed_on: Annotated[Day, Field(description="Date de signature.")]
+    effective_from: Annotated[Day, Field(description="Date de prise d'effet.")]
+    dedicated_room: StrictBool = Field(default=True, description="Le cabinet dispose d'une pièce dédiée (R9).")
+    policies: PolicyChoices | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        return {k: v for k, v in super().arguments().items() if k != "policies"}
+
+    def chosen_policies(self) -> Policies | None:
+        return self.policies.policies() if self.policies else None
+
+
+# ----------------------------------------------------------------------------- assistant (R12, R28)
+class Hire(ConventionCommand):
+    """Embauche de l'assistant médical (R12)."""
+
+    intention: ClassVar[str] = "hire"
+    title: ClassVar[str] = "Embauche de l'assistant"
+    default_reason: ClassVar[str] = "embauche"
+    resource: ClassVar[str] = "hires"
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"}]},
+    )
+    hired_on: Annotated[Day, Field(description="Date d'embauche.")]
+    fte: Annotated[Fte, Field(description="Temps de travail en ETP (ex. 0.5).")]
+    profile: Annotated[Profile, Field(description="Profil de l'assistant.")]
+    employer_siret: Siret | None = None
+    was_practice_secretary: StrictBool = Field(
+        default=False, description="R28 : l'assistant était la secrétaire du cabinet (nouvelle secrétaire sous 6 mois)."
+    )
+
+
+class DeclareSecretaryHired(ConventionCommand):
+    """R28 : le cabinet a embauché une nouvelle secrétaire après que la sienne est devenue l'assistant."""
+
+    intention: ClassVar[str] = "declare_secretary_hired"
+    title: ClassVar[str] = "Nouvelle secrétaire du cabinet (R28)"
+    default_reason: ClassVar[str] = "nouvelle secrétaire"
+    resource: ClassVar[str] = "secretaries"
+    hired_on: Annotated[Day, Field(description="Date d'embauche de la nouvelle secrétaire.")]
+
+
+class ReplaceAssistant(ConventionCommand):
+    """Remplacement de l'assistant en poste : départ de l'un, embauche de l'autre le même jour."""
+
+    intention: ClassVar[str] = "replace_assistant"
+    title: ClassVar[str] = "Remplacement de l'assistant"
+    default_reason: ClassVar[str] = "remplacement de l'assistant"
+    resource: ClassVar[str] = "replacements"
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"on": "2026-01-05", "fte": "1", "profile": "secretary"}]},
+    )
+    on: Annotated[Day, Field(description="Date du remplacement.")]
+    fte: Annotated[Fte, Field(description="Temps de travail du nouvel assistant en ETP.")]
+    profile: Annotated[Profile, Field(description="Profil du nouvel assistant.")]
+    employer_siret: Siret | None = None
+
+
+class AssistantLeft(ConventionCommand):
+    """Départ de l'assistant."""
+
+    intention: ClassVar[str] = "assistant_left"
+    title: ClassVar[str] = "Départ de l'assistant"
+    default_reason: ClassVar[str] = "départ"
+    resource: ClassVar[str] = "departures"
+    left_on: Annotated[Day, Field(description="Date de départ.")]
+
+
+class CompleteTraining(ConventionCommand):
+    """Formation de l'assistant achevée (R12)."""
+
+    intention: ClassVar[str] = "complete_training"
+    title: ClassVar[str] = "Formation de l'assistant achevée"
+    default_reason: ClassVar[str] = "formation achevée"
+    resource: ClassVar[str] = "trainings"
+    completed_on: Annotated[Day, Field(description="Date de fin de formation.")]
+
+
+# ----------------------------------------------------------------------------- objectives (R5, R27)
+class SetObjective(ConventionCommand):
+    """Objectif de patientèle à partir d'une année de contrat (R5), par avenant."""
+
+    intention: ClassVar[str] = "set_objective"
+    title: ClassVar[str] = "Objectif de patientèle"
+    default_reason: ClassVar[str] = "objectif"
+    resource: ClassVar[str] = "objectives"
+    from_year: Annotated[ContractYear, Field(description="Première année de contrat concernée.")]
+    target_patients: Annotated[Patients, Field(description="Objectif de patientèle.")]
+    on: Day | None = Field(default=None, description="Date de l'avenant (défaut : aujourd'hui).")
+
+    def apply_to(self, conv: Convention, meta: CommandMeta) -> Any:
+        # the fingerprint takes the date as sent: a retry on another day is still the same command
+        return conv.set_objective(meta, from_year=self.from_year, target_patients=self.target_patients,
+                                  on=self.on or meta.today)  # fmt: skip
+
+
+class RecordAttainment(ConventionCommand):
+    """Patientèle observée en fin d'année de contrat : l'atteinte des objectifs (R5)."""
+
+    intention: ClassVar[str] = "record_attainment"
+    title: ClassVar[str] = "Atteinte des objectifs d'une année"
+    default_reason: ClassVar[str] = "atteinte des objectifs"
+    resource: ClassVar[str] = "attainments"
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"year": 3, "observed_patients": 1080, "on": "2028-03-02"}]},
+    )
+    year: Annotated[ContractYear, Field(description="Année de contrat.")]
+    observed_patients: Annotated[Patients, Field(description="Patientèle observée en fin d'année.")]
+    on: Day | None = Field(default=None, description="Date du constat (défaut : aujourd'hui).")
+
+    def apply_to(self, conv: Convention, meta: CommandMeta) -> Any:
+        return conv.record_attainment(meta, year=self.year, observed_patients=self.observed_patients,
+                                      on=self.on or meta.today)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- money (R6, R7)
+class RecordPayment(ConventionCommand):
+    """Paiement d'une échéance, ou récupération d'un indu (R7 : une seule fois)."""
+
+    intention: ClassVar[str] = "record_payment"
+    title: ClassVar[str] = "Paiement d'une échéance (une seule fois)"
+    default_reason: ClassVar[str] = "paiement"
+    resource: ClassVar[str] = "payments"
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"instalment": "y1-full", "paid_on": "2025-03-20", "reference": "VIR-0001"}]},
+    )
+    instalment: Annotated[
+        str,
+        Field(
+            pattern=r"^y[0-9]{1,3}-(full|advance|balance|settlement)$",
+            examples=["y1-full"],
+            description="Échéance, ex. y1-full, y3-balance.",
+        ),
+    ]
+    paid_on: Annotated[Day, Field(description="Date du virement.")]
+    reference: Annotated[Text, Field(min_length=1, max_length=100, description="Référence du virement.")]
+
+
+# ----------------------------------------------------------------------------- suspension (R13-R16)
+class Suspend(ConventionCommand):
+    """Suspension par avenant pour absence longue de l'assistant (R13) ; l'horloge s'arrête (R16)."""
+
+    intention: ClassVar[str] = "suspend"
+    title: ClassVar[str] = "Suspension (avenant)"
+    default_reason: ClassVar[str] = "suspension"
+    resource: ClassVar[str] = "suspensions"
+    from_date: Annotated[Day, Field(description="Début de la suspension.")]
+    ground: Annotated[SuspensionGround, Field(description="Motif de l'absence de l'assistant.")]
+    agreement_date: Annotated[Day, Field(description="Date de l'accord écrit du médecin.")]
+
+
+class Reactivate(ConventionCommand):
+    """Réactivation d'une convention suspendue (R14), sans pénalité."""
+
+    intention: ClassVar[str] = "reactivate"
+    title: ClassVar[str] = "Réactivation (avenant)"
+    default_reason: ClassVar[str] = "réactivation"
+    resource: ClassVar[str] = "reactivations"
+    from_date: Annotated[Day, Field(description="Date de reprise.")]
+
+
+# ----------------------------------------------------------------------------- follow-up (R11)
+class HoldReview(ConventionCommand):
+    """Point semestriel de suivi tenu (R11)."""
+
+    intention: ClassVar[str] = "hold_review"
+    title: ClassVar[str] = "Point semestriel tenu"
+    default_reason: ClassVar[str] = "point semestriel"
+    resource: ClassVar[str] = "reviews"
+    held_on: Annotated[Day, Field(description="Date du point semestriel.")]
+    notes: Annotated[Text, Field(max_length=5000, description="Compte rendu.")] = ""
+
+
+# ----------------------------------------------------------------------------- amendments and end (R3, R17)
+class ChangeOption(ConventionCommand):
+    """Avenant changeant l'option pour les années de contrat commençant à partir d'une date."""
+
+    intention: ClassVar[str] = "change_option"
+    title: ClassVar[str] = "Avenant : changement d'option"
+    default_reason: ClassVar[str] = "avenant : changement d'option"
+    resource: ClassVar[str] = "amendments"
+    option: Annotated[Option, Field(description="Nouvelle option (R3).")]
+    from_date: Annotated[Day, Field(description="Années commençant à partir de cette date.")]
+
+
+class Terminate(ConventionCommand):
+    """Résiliation (R17) : l'année en cours est soldée pro rata temporis, le médecin peut signer à nouveau."""
+
+    intention: ClassVar[str] = "terminate"
+    title: ClassVar[str] = "Résiliation (solde pro rata)"
+    default_reason: ClassVar[str] = "résiliation"
+    resource: ClassVar[str] = "terminations"
+    on: Annotated[Day, Field(description="Date d'effet de la résiliation.")]
+    by: Annotated[TerminatedBy, Field(description="À l'initiative de la CPAM ou du médecin.")]
+    ground: Annotated[Text, Field(min_length=1, max_length=500, description="Motif de la résiliation.")]
+    letter_date: Day | None = Field(default=None, description="Date du courrier recommandé (médecin).")
+
+
+# ----------------------------------------------------------------------------- time
+class RecordDue(ConventionCommand):
+    """Enregistrer ce qui est échu sur la convention (échéances, points, années) jusqu'à une date.
+
+    Idempotent par nature : le rejouer n'enregistre rien de plus ; le job de nuit le fait pour toutes.
+    """
+
+    intention: ClassVar[str] = "record_due"
+    title: ClassVar[str] = "Enregistrer ce qui est échu"
+    default_reason: ClassVar[str] = "échéancier"
+    resource: ClassVar[str] = "dues"
+    until: Day | None = Field(default=None, description="Jusqu'à cette date (défaut : aujourd'hui).")
+
+
+COMMANDS: tuple[type[Command], ...] = (
+    Sign, Hire, DeclareSecretaryHired, ReplaceAssistant, AssistantLeft, CompleteTraining, SetObjective,
+    RecordAttainment, RecordPayment, Suspend, Reactivate, HoldReview, ChangeOption, Terminate, RecordDue,
+)  # fmt: skip
+"""Every intention, in the order an operator meets them: entry points are generated from this list."""
