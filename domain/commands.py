@@ -132,7 +132,7 @@ class Sign(Command):
     target_patients: Patients | None = Field(
         default=None,
         description="Objectif ; sans lui, déduit quand la règle le permet (P95+, 65 ans ou plus, généraliste "
-        "nouvellement installé : R27), sinon 422 target_required.",
+        "nouvellement installé : R27), sinon refus target_required.",
     )
     aged_65_or_more: StrictBool = Field(default=False, description="Médecin de 65 ans ou plus (R27).")
     signed_on: Annotated[Day, Field(description="Date de signature.")]
@@ -163,7 +163,7 @@ class Hire(ConventionCommand):
     hired_on: Annotated[Day, Field(description="Date d'embauche.")]
     fte: Annotated[Fte, Field(description="Temps de travail en ETP (ex. 0.5).")]
     profile: Annotated[Profile, Field(description="Profil de l'assistant.")]
-    employer_siret: Siret | None = None
+    employer_siret: Siret | None = Field(default=None, description="SIRET du groupement employeur (R19).")
     was_practice_secretary: StrictBool = Field(
         default=False, description="R28 : l'assistant était la secrétaire du cabinet (nouvelle secrétaire sous 6 mois)."
     )
@@ -194,7 +194,7 @@ class ReplaceAssistant(ConventionCommand):
     on: Annotated[Day, Field(description="Date du remplacement.")]
     fte: Annotated[Fte, Field(description="Temps de travail du nouvel assistant en ETP.")]
     profile: Annotated[Profile, Field(description="Profil du nouvel assistant.")]
-    employer_siret: Siret | None = None
+    employer_siret: Siret | None = Field(default=None, description="SIRET du groupement employeur (R19).")
 
 
 class AssistantLeft(ConventionCommand):
