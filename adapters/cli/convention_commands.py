@@ -29,7 +29,7 @@ from domain.errors import InvalidInput
 from domain.estimate import EstimatedAttainment, estimated_attainment
 from domain.estimate import estimate as estimate_aid
 from domain.values import Modulation, Option, Tier
-from domain.views import convention_view, event_view
+from domain.views import convention_view, event_view, read_day
 
 
 def _date_opt(name: str, help_: str) -> typer.models.OptionInfo:
@@ -148,9 +148,7 @@ def show(
         usage_error("as_of_or_version", "Donner --as-of ou --version, pas les deux.")
     app, cid = open_app(data_dir), parse_id(convention)
     conv = run(lambda: app.get(cid, version=version, as_of=to_date(as_of)))
-    # The option of the year in which that day falls, as the API shows it (none at a bare version).
-    today = to_date(as_of) or (app.clock() if version is None else None)
-    view = convention_view(conv, today)
+    view = convention_view(conv, read_day(app.clock(), as_of=to_date(as_of), version=version))  # as over HTTP
     if as_json:
         print_json(view)
         return

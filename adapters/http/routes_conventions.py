@@ -39,7 +39,7 @@ from adapters.http.services import (
 from adapters.users import Permission, User
 from domain.commands import COMMANDS, Command, Sign
 from domain.values import Option, Status, Tier
-from domain.views import convention_view, event_view
+from domain.views import convention_view, event_view, read_day
 
 router = APIRouter(tags=["conventions"])
 
@@ -114,8 +114,8 @@ def get_convention(
         raise ApiError(422, "as_of_or_version", "Donner as_of ou version, pas les deux.", "as_of")
     svc.scope.check(user, convention_id)
     conv = svc.app.get(convention_id, version=version, as_of=as_of)
-    today = as_of or (svc.clock() if version is None else None)
-    view = ConventionState.model_validate(convention_view(conv, today)).dump()
+    view = ConventionState.model_validate(convention_view(conv, read_day(svc.clock(), as_of=as_of, version=version)))
+    view = view.dump()
     return JSONResponse(view, headers={"ETag": etag(conv.version)})
 
 
