@@ -28,11 +28,31 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     intention: ClassVar[str]  # the aggregate's (and the application's) method that decides it
-    title: ClassVar[str]  # what an operator calls it
+    label: ClassVar[str]  # what an operator calls it
     default_reason: ClassVar[str]  # the reason recorded when the operator gives none
     resource: ClassVar[str]  # what the intention records, as a collection (HTTP, pages)
 
     reason: Reason = ""
+
+    def __init_subclass__(
+        cls,
+        *,
+        intention: str = "",
+        label: str = "",
+        default_reason: str = "",
+        resource: str = "",
+        example: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``class Hire(ConventionCommand, intention="hire", label=..., default_reason=..., resource=...)``:
+        what names the intention, said once in its header; ``example`` is the documented request."""
+        super().__init_subclass__(**kwargs)
+        for name, value in (("intention", intention), ("label", label), ("default_reason", default_reason),
+                            ("resource", resource)):  # fmt: skip
+            if value:
+                setattr(cls, name, value)
+        if example is not None:
+            cls.model_config = {**cls.model_config, "json_schema_extra": {"examples": [example]}}
 
     def arguments(self) -> dict[str, Any]:
         """The fields the rule takes (everything but the reason, which goes on every event)."""
@@ -84,27 +104,20 @@ class PolicyChoices(BaseModel):
         return choices
 
 
-class Sign(Command):
+class Sign(
+    Command,
+    intention="sign",
+    label="Signer une convention",
+    default_reason="signature",
+    resource="conventions",
+    example={
+        "number": "2025-0001", "cpam_code": "281", "rpps": "10000000009", "doctor_name": "Dr Martin",
+        "specialty": "general_practice", "sector": 1, "option": "FULL", "percentile": 50,
+        "initial_patients": 1000, "target_patients": 1100, "signed_on": "2025-02-15",
+        "effective_from": "2025-03-01", "reason": "signature",
+    },
+):  # fmt: skip
     """Signature d'une convention (R1, R8, R9, R19 sont vérifiées par la convention)."""
-
-    intention: ClassVar[str] = "sign"
-    title: ClassVar[str] = "Signer une convention"
-    default_reason: ClassVar[str] = "signature"
-    resource: ClassVar[str] = "conventions"
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "number": "2025-0001", "cpam_code": "281", "rpps": "10000000009", "doctor_name": "Dr Martin",
-                    "specialty": "general_practice", "sector": 1, "option": "FULL", "percentile": 50,
-                    "initial_patients": 1000, "target_patients": 1100, "signed_on": "2025-02-15",
-                    "effective_from": "2025-03-01", "reason": "signature",
-                }
-            ]
-        },
-    )  # fmt: skip
 
     number: Annotated[Text, Field(min_length=1, max_length=40, description="Numéro de convention.")]
     cpam_code: Annotated[str, Field(pattern=r"^[0-9]{3}$", description="Code CPAM (3 chiffres).")]
@@ -148,18 +161,16 @@ class Sign(Command):
 
 
 # ----------------------------------------------------------------------------- assistant (R12, R28)
-class Hire(ConventionCommand):
+class Hire(
+    ConventionCommand,
+    intention="hire",
+    label="Embauche de l'assistant",
+    default_reason="embauche",
+    resource="hires",
+    example={"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"},
+):
     """Embauche de l'assistant médical (R12)."""
 
-    intention: ClassVar[str] = "hire"
-    title: ClassVar[str] = "Embauche de l'assistant"
-    default_reason: ClassVar[str] = "embauche"
-    resource: ClassVar[str] = "hires"
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={"examples": [{"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"}]},
-    )
     hired_on: Annotated[Day, Field(description="Date d'embauche.")]
     fte: Annotated[Fte, Field(description="Temps de travail en ETP (ex. 0.5).")]
     profile: Annotated[Profile, Field(description="Profil de l'assistant.")]
@@ -169,62 +180,68 @@ class Hire(ConventionCommand):
     )
 
 
-class DeclareSecretaryHired(ConventionCommand):
+class DeclareSecretaryHired(
+    ConventionCommand,
+    intention="declare_secretary_hired",
+    label="Nouvelle secrétaire du cabinet (R28)",
+    default_reason="nouvelle secrétaire",
+    resource="secretaries",
+):
     """R28 : le cabinet a embauché une nouvelle secrétaire après que la sienne est devenue l'assistant."""
 
-    intention: ClassVar[str] = "declare_secretary_hired"
-    title: ClassVar[str] = "Nouvelle secrétaire du cabinet (R28)"
-    default_reason: ClassVar[str] = "nouvelle secrétaire"
-    resource: ClassVar[str] = "secretaries"
     hired_on: Annotated[Day, Field(description="Date d'embauche de la nouvelle secrétaire.")]
 
 
-class ReplaceAssistant(ConventionCommand):
+class ReplaceAssistant(
+    ConventionCommand,
+    intention="replace_assistant",
+    label="Remplacement de l'assistant",
+    default_reason="remplacement de l'assistant",
+    resource="replacements",
+    example={"on": "2026-01-05", "fte": "1", "profile": "secretary"},
+):
     """Remplacement de l'assistant en poste : départ de l'un, embauche de l'autre le même jour."""
 
-    intention: ClassVar[str] = "replace_assistant"
-    title: ClassVar[str] = "Remplacement de l'assistant"
-    default_reason: ClassVar[str] = "remplacement de l'assistant"
-    resource: ClassVar[str] = "replacements"
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={"examples": [{"on": "2026-01-05", "fte": "1", "profile": "secretary"}]},
-    )
     on: Annotated[Day, Field(description="Date du remplacement.")]
     fte: Annotated[Fte, Field(description="Temps de travail du nouvel assistant en ETP.")]
     profile: Annotated[Profile, Field(description="Profil du nouvel assistant.")]
     employer_siret: Siret | None = Field(default=None, description="SIRET du groupement employeur (R19).")
 
 
-class AssistantLeft(ConventionCommand):
+class AssistantLeft(
+    ConventionCommand,
+    intention="assistant_left",
+    label="Départ de l'assistant",
+    default_reason="départ",
+    resource="departures",
+):
     """Départ de l'assistant."""
 
-    intention: ClassVar[str] = "assistant_left"
-    title: ClassVar[str] = "Départ de l'assistant"
-    default_reason: ClassVar[str] = "départ"
-    resource: ClassVar[str] = "departures"
     left_on: Annotated[Day, Field(description="Date de départ.")]
 
 
-class CompleteTraining(ConventionCommand):
+class CompleteTraining(
+    ConventionCommand,
+    intention="complete_training",
+    label="Formation de l'assistant achevée",
+    default_reason="formation achevée",
+    resource="trainings",
+):
     """Formation de l'assistant achevée (R12)."""
 
-    intention: ClassVar[str] = "complete_training"
-    title: ClassVar[str] = "Formation de l'assistant achevée"
-    default_reason: ClassVar[str] = "formation achevée"
-    resource: ClassVar[str] = "trainings"
     completed_on: Annotated[Day, Field(description="Date de fin de formation.")]
 
 
 # ----------------------------------------------------------------------------- objectives (R5, R27)
-class SetObjective(ConventionCommand):
+class SetObjective(
+    ConventionCommand,
+    intention="set_objective",
+    label="Objectif de patientèle",
+    default_reason="objectif",
+    resource="objectives",
+):
     """Objectif de patientèle à partir d'une année de contrat (R5), par avenant."""
 
-    intention: ClassVar[str] = "set_objective"
-    title: ClassVar[str] = "Objectif de patientèle"
-    default_reason: ClassVar[str] = "objectif"
-    resource: ClassVar[str] = "objectives"
     from_year: Annotated[ContractYear, Field(description="Première année de contrat concernée.")]
     target_patients: Annotated[Patients, Field(description="Objectif de patientèle.")]
     on: Day | None = Field(default=None, description="Date de l'avenant (défaut : aujourd'hui).")
@@ -235,18 +252,16 @@ class SetObjective(ConventionCommand):
                                   on=self.on or meta.today)  # fmt: skip
 
 
-class RecordAttainment(ConventionCommand):
+class RecordAttainment(
+    ConventionCommand,
+    intention="record_attainment",
+    label="Atteinte des objectifs d'une année",
+    default_reason="atteinte des objectifs",
+    resource="attainments",
+    example={"year": 3, "observed_patients": 1080, "on": "2028-03-02"},
+):
     """Patientèle observée en fin d'année de contrat : l'atteinte des objectifs (R5)."""
 
-    intention: ClassVar[str] = "record_attainment"
-    title: ClassVar[str] = "Atteinte des objectifs d'une année"
-    default_reason: ClassVar[str] = "atteinte des objectifs"
-    resource: ClassVar[str] = "attainments"
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={"examples": [{"year": 3, "observed_patients": 1080, "on": "2028-03-02"}]},
-    )
     year: Annotated[ContractYear, Field(description="Année de contrat.")]
     observed_patients: Annotated[Patients, Field(description="Patientèle observée en fin d'année.")]
     on: Day | None = Field(default=None, description="Date du constat (défaut : aujourd'hui).")
@@ -257,18 +272,16 @@ class RecordAttainment(ConventionCommand):
 
 
 # ----------------------------------------------------------------------------- money (R6, R7)
-class RecordPayment(ConventionCommand):
+class RecordPayment(
+    ConventionCommand,
+    intention="record_payment",
+    label="Paiement d'une échéance (une seule fois)",
+    default_reason="paiement",
+    resource="payments",
+    example={"instalment": "y1-full", "paid_on": "2025-03-20", "reference": "VIR-0001"},
+):
     """Paiement d'une échéance, ou récupération d'un indu (R7 : une seule fois)."""
 
-    intention: ClassVar[str] = "record_payment"
-    title: ClassVar[str] = "Paiement d'une échéance (une seule fois)"
-    default_reason: ClassVar[str] = "paiement"
-    resource: ClassVar[str] = "payments"
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={"examples": [{"instalment": "y1-full", "paid_on": "2025-03-20", "reference": "VIR-0001"}]},
-    )
     instalment: Annotated[
         str,
         Field(
@@ -282,59 +295,69 @@ class RecordPayment(ConventionCommand):
 
 
 # ----------------------------------------------------------------------------- suspension (R13-R16)
-class Suspend(ConventionCommand):
+class Suspend(
+    ConventionCommand,
+    intention="suspend",
+    label="Suspension (avenant)",
+    default_reason="suspension",
+    resource="suspensions",
+):
     """Suspension par avenant pour absence longue de l'assistant (R13) ; l'horloge s'arrête (R16)."""
 
-    intention: ClassVar[str] = "suspend"
-    title: ClassVar[str] = "Suspension (avenant)"
-    default_reason: ClassVar[str] = "suspension"
-    resource: ClassVar[str] = "suspensions"
     from_date: Annotated[Day, Field(description="Début de la suspension.")]
     ground: Annotated[SuspensionGround, Field(description="Motif de l'absence de l'assistant.")]
     agreement_date: Annotated[Day, Field(description="Date de l'accord écrit du médecin.")]
 
 
-class Reactivate(ConventionCommand):
+class Reactivate(
+    ConventionCommand,
+    intention="reactivate",
+    label="Réactivation (avenant)",
+    default_reason="réactivation",
+    resource="reactivations",
+):
     """Réactivation d'une convention suspendue (R14), sans pénalité."""
 
-    intention: ClassVar[str] = "reactivate"
-    title: ClassVar[str] = "Réactivation (avenant)"
-    default_reason: ClassVar[str] = "réactivation"
-    resource: ClassVar[str] = "reactivations"
     from_date: Annotated[Day, Field(description="Date de reprise.")]
 
 
 # ----------------------------------------------------------------------------- follow-up (R11)
-class HoldReview(ConventionCommand):
+class HoldReview(
+    ConventionCommand,
+    intention="hold_review",
+    label="Point semestriel tenu",
+    default_reason="point semestriel",
+    resource="reviews",
+):
     """Point semestriel de suivi tenu (R11)."""
 
-    intention: ClassVar[str] = "hold_review"
-    title: ClassVar[str] = "Point semestriel tenu"
-    default_reason: ClassVar[str] = "point semestriel"
-    resource: ClassVar[str] = "reviews"
     held_on: Annotated[Day, Field(description="Date du point semestriel.")]
     notes: Annotated[Text, Field(max_length=5000, description="Compte rendu.")] = ""
 
 
 # ----------------------------------------------------------------------------- amendments and end (R3, R17)
-class ChangeOption(ConventionCommand):
+class ChangeOption(
+    ConventionCommand,
+    intention="change_option",
+    label="Avenant : changement d'option",
+    default_reason="avenant : changement d'option",
+    resource="amendments",
+):
     """Avenant changeant l'option pour les années de contrat commençant à partir d'une date."""
 
-    intention: ClassVar[str] = "change_option"
-    title: ClassVar[str] = "Avenant : changement d'option"
-    default_reason: ClassVar[str] = "avenant : changement d'option"
-    resource: ClassVar[str] = "amendments"
     option: Annotated[Option, Field(description="Nouvelle option (R3).")]
     from_date: Annotated[Day, Field(description="Années commençant à partir de cette date.")]
 
 
-class Terminate(ConventionCommand):
+class Terminate(
+    ConventionCommand,
+    intention="terminate",
+    label="Résiliation (solde pro rata)",
+    default_reason="résiliation",
+    resource="terminations",
+):
     """Résiliation (R17) : l'année en cours est soldée pro rata temporis, le médecin peut signer à nouveau."""
 
-    intention: ClassVar[str] = "terminate"
-    title: ClassVar[str] = "Résiliation (solde pro rata)"
-    default_reason: ClassVar[str] = "résiliation"
-    resource: ClassVar[str] = "terminations"
     on: Annotated[Day, Field(description="Date d'effet de la résiliation.")]
     by: Annotated[TerminatedBy, Field(description="À l'initiative de la CPAM ou du médecin.")]
     ground: Annotated[Text, Field(min_length=1, max_length=500, description="Motif de la résiliation.")]
@@ -342,16 +365,18 @@ class Terminate(ConventionCommand):
 
 
 # ----------------------------------------------------------------------------- time
-class RecordDue(ConventionCommand):
+class RecordDue(
+    ConventionCommand,
+    intention="record_due",
+    label="Enregistrer ce qui est échu",
+    default_reason="échéancier",
+    resource="dues",
+):
     """Enregistrer ce qui est échu sur la convention (échéances, points, années) jusqu'à une date.
 
     Idempotent par nature : le rejouer n'enregistre rien de plus ; le job de nuit le fait pour toutes.
     """
 
-    intention: ClassVar[str] = "record_due"
-    title: ClassVar[str] = "Enregistrer ce qui est échu"
-    default_reason: ClassVar[str] = "échéancier"
-    resource: ClassVar[str] = "dues"
     until: Day | None = Field(default=None, description="Jusqu'à cette date (défaut : aujourd'hui).")
 
 

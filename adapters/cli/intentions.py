@@ -37,27 +37,8 @@ from adapters.cli.common import (
     run,
     usage_error,
 )
-from domain.commands import (
-    COMMANDS,
-    AssistantLeft,
-    ChangeOption,
-    Command,
-    CompleteTraining,
-    ConventionCommand,
-    DeclareSecretaryHired,
-    Hire,
-    HoldReview,
-    Reactivate,
-    RecordAttainment,
-    RecordDue,
-    RecordPayment,
-    ReplaceAssistant,
-    SetObjective,
-    Sign,
-    Suspend,
-    Terminate,
-    invalid_command,
-)
+from domain import commands as c
+from domain.commands import COMMANDS, Command, ConventionCommand, invalid_command
 
 # How operators spell some fields on the command line (every other field is --field-name).
 OPTION_NAMES = {
@@ -106,30 +87,33 @@ class Spelling:
 
 
 CLI: dict[type[Command], Spelling] = {
-    Sign: Spelling("sign", lambda result, _c: result["id"]),
-    Hire: Spelling(
+    c.Sign: Spelling("sign", lambda result, _c: result["id"]),
+    c.Hire: Spelling(
         "hire",
         _recorded("embauche enregistrée"),
         Switch(
-            "--replace", ReplaceAssistant, "Remplace l'assistant en poste.", {"--was-secretary": "replace_or_secretary"}
+            "--replace",
+            c.ReplaceAssistant,
+            "Remplace l'assistant en poste.",
+            {"--was-secretary": "replace_or_secretary"},
         ),
     ),  # fmt: skip
-    DeclareSecretaryHired: Spelling("secretary", _recorded("nouvelle secrétaire enregistrée")),
-    ReplaceAssistant: Spelling("replace", _recorded("embauche enregistrée")),
-    AssistantLeft: Spelling("leave", _recorded("départ enregistré")),
-    CompleteTraining: Spelling("train", _recorded("formation enregistrée")),
-    SetObjective: Spelling("objective", _recorded("objectif enregistré")),
-    RecordAttainment: Spelling(
+    c.DeclareSecretaryHired: Spelling("secretary", _recorded("nouvelle secrétaire enregistrée")),
+    c.ReplaceAssistant: Spelling("replace", _recorded("embauche enregistrée")),
+    c.AssistantLeft: Spelling("leave", _recorded("départ enregistré")),
+    c.CompleteTraining: Spelling("train", _recorded("formation enregistrée")),
+    c.SetObjective: Spelling("objective", _recorded("objectif enregistré")),
+    c.RecordAttainment: Spelling(
         "attainment",
-        lambda r, c: f"atteinte de l'année {c.year} : {Decimal(r['value']):.2%}",  # type: ignore[attr-defined]
+        lambda r, cmd: f"atteinte de l'année {cmd.year} : {Decimal(r['value']):.2%}",  # type: ignore[attr-defined]
     ),
-    RecordPayment: Spelling("pay", _paid),
-    Suspend: Spelling("suspend", _recorded("suspension enregistrée")),
-    Reactivate: Spelling("reactivate", _recorded("réactivation enregistrée")),
-    HoldReview: Spelling("review", lambda r, _c: f"point du {r['value']} tenu (version {r['version']})"),
-    ChangeOption: Spelling("change-option", _recorded("option modifiée")),
-    Terminate: Spelling("terminate", _terminated),
-    RecordDue: Spelling(
+    c.RecordPayment: Spelling("pay", _paid),
+    c.Suspend: Spelling("suspend", _recorded("suspension enregistrée")),
+    c.Reactivate: Spelling("reactivate", _recorded("réactivation enregistrée")),
+    c.HoldReview: Spelling("review", lambda r, _c: f"point du {r['value']} tenu (version {r['version']})"),
+    c.ChangeOption: Spelling("change-option", _recorded("option modifiée")),
+    c.Terminate: Spelling("terminate", _terminated),
+    c.RecordDue: Spelling(
         "record-due", lambda r, _c: f"{r['recorded']} événement(s) échu(s) enregistré(s) (version {r['version']})"
     ),  # fmt: skip
 }
@@ -137,7 +121,7 @@ CLI: dict[type[Command], Spelling] = {
 
 def spelling(command: type[Command]) -> Spelling:
     """The command's CLI spelling; a model not listed still gets a command, named after its intention."""
-    return CLI.get(command) or Spelling(command.intention.replace("_", "-"), _recorded(f"{command.title} : fait"))
+    return CLI.get(command) or Spelling(command.intention.replace("_", "-"), _recorded(f"{command.label} : fait"))
 
 
 # ----------------------------------------------------------------------------- options from fields

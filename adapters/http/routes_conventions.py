@@ -182,7 +182,7 @@ SignBody = REQUEST_BODIES[Sign]
         201: {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
         **{k: v for k, v in COMMAND_ERRORS.items() if k != 404},
     },
-    summary=Sign.title,
+    summary=Sign.label,
 )
 def sign(body: SignBody, ctx: CommandContext = Depends(command_context)) -> JSONResponse:  # type: ignore[valid-type]
     ctx.expected_version  # noqa: B018 - an unusable If-Match is a 412, after the body's 422
@@ -207,7 +207,7 @@ def _command_route(command: type[Command]) -> None:
     }  # fmt: skip
     router.post(
         f"/conventions/{{convention_id}}/{command.resource}",
-        summary=command.title,
+        summary=command.label,
         description=command.__doc__,
         response_model=CommandResult,
         responses={200: {"headers": ETAG_HEADER}, **COMMAND_ERRORS},
