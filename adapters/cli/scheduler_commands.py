@@ -58,7 +58,7 @@ def simulate(
     """Build (or extend) a realistic portfolio and let virtual time run day by day."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from scheduler.simulation import Simulator
+    from adapters.simulation import Simulator
 
     settings = settings_for(data_dir)
     configure_logging(settings.log_format, "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)

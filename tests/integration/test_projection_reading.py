@@ -17,6 +17,7 @@ from pydantic import field_validator
 
 from adapters.composition import build_app
 from adapters.settings import Settings
+from adapters.simulation import Simulator
 from domain import events as ev
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
@@ -26,7 +27,6 @@ from domain.values import Option, Profile
 from projections.decode import TrustedDecoder
 from projections.log import RecorderLog, SqliteLog
 from projections.runner import TOPICS
-from scheduler.simulation import Simulator
 
 
 @pytest.fixture(scope="module")
