@@ -1,4 +1,5 @@
-"""The FastAPI application: ``create_app(settings, clock)`` wires the routes to one configuration.
+"""The FastAPI application: ``create_app(settings, clock)`` puts the routes, error handlers and
+middleware around the services the composition root builds for one configuration.
 
 ``create_app_from_env`` is the import-string factory uvicorn uses when it runs several workers:
 each worker process builds its own application from the ``CONVENTIONS_`` environment.
@@ -26,13 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.composition import build_services
 from adapters.http import errors
 from adapters.http.errors import PROBLEM_JSON
-from adapters.http.read_models import ProjectionReadModels
 from adapters.http.routes_conventions import router as conventions_router
 from adapters.http.routes_ops import router as ops_router
 from adapters.http.routes_reports import router as reports_router
+from adapters.http.services import Services
 from adapters.settings import Settings
-from adapters.users import UserStore
-from domain.application import ConventionsApp
 
 DESCRIPTION = """\
 API du back office des conventions d'aide à l'emploi d'assistant médical (CPAM).
@@ -195,17 +194,12 @@ def _without_body(send: Send) -> Send:
 
 
 def create_app(
-    settings: Settings | None = None,
-    clock: Callable[[], date] | None = None,
-    *,
-    conventions: ConventionsApp | None = None,
-    users: UserStore | None = None,
-    read_models: ProjectionReadModels | None = None,
+    settings: Settings | None = None, clock: Callable[[], date] | None = None, *, services: Services | None = None
 ) -> FastAPI:
-    """The API on one configuration: its services come from the composition root (the parts given
-    replace the ones it would build), the routes, error handlers and middleware are added here."""
+    """The API on one configuration: routes, error handlers and middleware around the services the
+    composition root builds (``build_services``), or around the ``services`` given."""
     settings = settings or Settings()
-    svc = build_services(settings, clock, conventions=conventions, users=users, read_models=read_models)
+    svc = services or build_services(settings, clock)
     api = FastAPI(
         title="CPAM conventions — assistant médical",
         version="1.0.0",
