@@ -18,7 +18,6 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -27,6 +26,27 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, Notification
 
 from domain import events as ev
+from domain.commands import (
+    AssistantLeft,
+    ChangeOption,
+    Command,
+    CommandT,
+    CompleteTraining,
+    ConventionCommand,
+    DeclareSecretaryHired,
+    Hire,
+    HoldReview,
+    PolicyChoices,
+    Reactivate,
+    RecordAttainment,
+    RecordDue,
+    RecordPayment,
+    ReplaceAssistant,
+    SetObjective,
+    Sign,
+    Suspend,
+    Terminate,
+)
 from domain.convention import CommandMeta, Convention
 from domain.errors import (
     ConcurrentModification,
@@ -34,6 +54,7 @@ from domain.errors import (
     ErrorKind,
     ForbiddenTransition,
     IdempotencyKeyReused,
+    InvalidInput,
     NotEligible,
     NotFound,
     StaleVersion,
@@ -41,9 +62,44 @@ from domain.errors import (
 from domain.identifiers import command_receipt_id, convention_id, doctor_registration_id
 from domain.receipts import CommandReceipt, DoctorRegistration
 from domain.text import NAME_MAX, REASON_MAX, check_text
-from domain.values import Option, Policies, Profile, SuspensionGround, TerminatedBy
+from domain.values import Policies
 
 Clock = Callable[[], date]
+
+
+def _build(model: type[CommandT], meta: CommandMeta, **fields: Any) -> CommandT:
+    """A command from Python keyword arguments (tests, the simulator, the scheduler). Code is not an
+    operator: its values reach the rules as given, and the aggregate refuses what breaks them with its
+    own codes. Operator input (HTTP, CLI, forms) is validated against the model by its entry point."""
+    fields = {"reason": meta.reason, **fields}
+    known = model.model_fields
+    if unknown := set(fields) - set(known):
+        raise TypeError(f"{model.intention}() got unexpected arguments: {', '.join(sorted(unknown))}")
+    if missing := [name for name, f in known.items() if f.is_required() and name not in fields]:
+        raise TypeError(f"{model.intention}() missing arguments: {', '.join(missing)}")
+    return model.model_construct(**fields)
+
+
+def _intention(model: type[Command]) -> Callable[..., dict[str, Any]]:
+    """``app.<intention>(conv_id, meta, **fields)``: the model's fields as keyword arguments."""
+    if model is Sign:
+
+        def sign(self: ConventionsApp, meta: CommandMeta, *, policies: Any = None, **fields: Any) -> dict[str, Any]:
+            if isinstance(policies, Policies):
+                policies = PolicyChoices.from_policies(policies)
+            return self.handle(_build(Sign, meta, policies=policies, **fields), meta)
+
+        sign.__doc__ = Sign.__doc__
+        return sign
+
+    def method(
+        self: ConventionsApp, conv_id: UUID, meta: CommandMeta, *, expected_version: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        return self.handle(_build(model, meta, **fields), meta, conv_id, expected_version)
+
+    method.__name__ = method.__qualname__ = model.intention
+    method.__doc__ = model.__doc__
+    return method
 
 
 class ConventionsApp(Application[UUID]):
@@ -67,9 +123,48 @@ class ConventionsApp(Application[UUID]):
         return super().construct_mapper()
 
     # ================================================================== commands
-    def sign(self, meta: CommandMeta, *, policies: Policies | None = None, **fields: Any) -> dict[str, Any]:
+    def handle(
+        self,
+        command: Command,
+        meta: CommandMeta,
+        convention_id: UUID | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """The one entry of every operator intention: ``command`` is the model (``domain.commands``),
+        ``meta`` who acts under which command id; the command's reason is recorded as is. Returns
+        ``{"id", "version", "recorded", "value"}`` (``{"id", "version"}`` for a signature)."""
+        meta = replace(meta, reason=command.reason)
+        if isinstance(command, Sign):
+            return self._sign(command, meta)
+        if convention_id is None:
+            raise InvalidInput("convention_required", "Préciser la convention visée.", "id")
+        if isinstance(command, RecordDue):
+            return self._record_due_command(command, convention_id, meta)
+        assert isinstance(command, ConventionCommand)
+        return self._command(command, convention_id, meta, expected_version)
+
+    # The intention-revealing methods of pyeventsourcing's style, each one line over ``handle``:
+    # ``app.hire(conv_id, meta, hired_on=..., fte=..., profile=...)``. The meta's reason is the command's.
+    sign = _intention(Sign)
+    hire = _intention(Hire)
+    declare_secretary_hired = _intention(DeclareSecretaryHired)
+    replace_assistant = _intention(ReplaceAssistant)
+    assistant_left = _intention(AssistantLeft)
+    complete_training = _intention(CompleteTraining)
+    set_objective = _intention(SetObjective)
+    record_attainment = _intention(RecordAttainment)
+    record_payment = _intention(RecordPayment)
+    suspend = _intention(Suspend)
+    reactivate = _intention(Reactivate)
+    hold_review = _intention(HoldReview)
+    change_option = _intention(ChangeOption)
+    terminate = _intention(Terminate)
+
+    def _sign(self, command: Sign, meta: CommandMeta) -> dict[str, Any]:
         """Sign a convention; the doctor may hold only one active convention (R8)."""
         meta = self._prepare(meta)
+        policies = command.chosen_policies()
+        fields = command.arguments()
         fp = _fingerprint("sign", meta.reason, fields, policies.model_dump(mode="json") if policies else None)
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
@@ -91,159 +186,27 @@ class ConventionsApp(Application[UUID]):
         result = {"id": str(conv.id), "version": conv.version}
         return self._save(meta.command_id, fp, result, conv, registration)
 
-    def hire(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        hired_on: date,
-        fte: Decimal,
-        profile: Profile,
-        employer_siret: str | None = None,
-        was_practice_secretary: bool = False,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("hire", conv_id, meta, expected_version, lambda c, m: c.hire(
-            m, hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret,
-            was_practice_secretary=was_practice_secretary),
-            hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret,
-            was_practice_secretary=was_practice_secretary)  # fmt: skip
+    def _decide(self, command: ConventionCommand, conv: Convention, meta: CommandMeta) -> tuple[Any, list[Any]]:
+        """The convention decides; a termination also frees the doctor for a new signature (R17)."""
+        outcome = command.apply_to(conv, meta)
+        if not isinstance(command, Terminate):
+            return outcome, []
+        registration = self._registration(conv.rpps, meta)
+        if registration.active_convention == conv.id:
+            registration.set_active(None, self._event_meta(meta))
+        return outcome, [registration]
 
-    def declare_secretary_hired(
-        self, conv_id: UUID, meta: CommandMeta, *, hired_on: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        """R28: a new secretary replaces the one who became the assistant."""
-        return self._command("declare_secretary_hired", conv_id, meta, expected_version,
-                             lambda c, m: c.declare_secretary_hired(m, hired_on=hired_on),
-                             hired_on=hired_on)  # fmt: skip
-
-    def replace_assistant(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        on: date,
-        fte: Decimal,
-        profile: Profile,
-        employer_siret: str | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("replace_assistant", conv_id, meta, expected_version, lambda c, m: c.replace_assistant(
-            m, on=on, fte=fte, profile=profile, employer_siret=employer_siret),
-            on=on, fte=fte, profile=profile, employer_siret=employer_siret)  # fmt: skip
-
-    def assistant_left(
-        self, conv_id: UUID, meta: CommandMeta, *, left_on: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("assistant_left", conv_id, meta, expected_version,
-                             lambda c, m: c.assistant_left(m, left_on=left_on), left_on=left_on)  # fmt: skip
-
-    def complete_training(
-        self, conv_id: UUID, meta: CommandMeta, *, completed_on: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("complete_training", conv_id, meta, expected_version,
-                             lambda c, m: c.complete_training(m, completed_on=completed_on),
-                             completed_on=completed_on)  # fmt: skip
-
-    def set_objective(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        from_year: int,
-        target_patients: int,
-        on: date | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        # the fingerprint takes the date as sent: a retry on another day is still the same command
-        return self._command("set_objective", conv_id, meta, expected_version, lambda c, m: c.set_objective(
-            m, from_year=from_year, target_patients=target_patients, on=on or self.clock()),
-            from_year=from_year, target_patients=target_patients, on=on)  # fmt: skip
-
-    def record_attainment(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        year: int,
-        observed_patients: int,
-        on: date | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("record_attainment", conv_id, meta, expected_version, lambda c, m: c.record_attainment(
-            m, year=year, observed_patients=observed_patients, on=on or self.clock()),
-            year=year, observed_patients=observed_patients, on=on)  # fmt: skip
-
-    def record_payment(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        instalment: str,
-        paid_on: date,
-        reference: str,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("record_payment", conv_id, meta, expected_version, lambda c, m: c.record_payment(
-            m, instalment=instalment, paid_on=paid_on, reference=reference),
-            instalment=instalment, paid_on=paid_on, reference=reference)  # fmt: skip
-
-    def suspend(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        from_date: date,
-        ground: SuspensionGround,
-        agreement_date: date,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("suspend", conv_id, meta, expected_version, lambda c, m: c.suspend(
-            m, from_date=from_date, ground=ground, agreement_date=agreement_date),
-            from_date=from_date, ground=ground, agreement_date=agreement_date)  # fmt: skip
-
-    def reactivate(
-        self, conv_id: UUID, meta: CommandMeta, *, from_date: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("reactivate", conv_id, meta, expected_version,
-                             lambda c, m: c.reactivate(m, from_date=from_date), from_date=from_date)  # fmt: skip
-
-    def hold_review(
-        self, conv_id: UUID, meta: CommandMeta, *, held_on: date, notes: str = "", expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("hold_review", conv_id, meta, expected_version,
-                             lambda c, m: c.hold_review(m, held_on=held_on, notes=notes),
-                             held_on=held_on, notes=notes)  # fmt: skip
-
-    def change_option(
-        self, conv_id: UUID, meta: CommandMeta, *, option: Option, from_date: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("change_option", conv_id, meta, expected_version,
-                             lambda c, m: c.change_option(m, option=option, from_date=from_date),
-                             option=option, from_date=from_date)  # fmt: skip
-
-    def terminate(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        on: date,
-        by: TerminatedBy,
-        ground: str,
-        letter_date: date | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        """R17: end the convention, settle the year and free the doctor for a new signature."""
-
-        def action(conv: Convention, m: CommandMeta) -> tuple[Any, list[Any]]:
-            settlement = conv.terminate(m, on=on, by=by, ground=ground, letter_date=letter_date)
-            registration = self._registration(conv.rpps, m)
-            if registration.active_convention == conv.id:
-                registration.set_active(None, self._event_meta(m))
-            return settlement, [registration]
-
-        return self._command("terminate", conv_id, meta, expected_version, action,
-                             on=on, by=by, ground=ground, letter_date=letter_date)  # fmt: skip
+    def _record_due_command(self, command: RecordDue, conv_id: UUID, meta: CommandMeta) -> dict[str, Any]:
+        """What fell due on one convention, up to a day that is not after today (R21)."""
+        today = self.clock()
+        until = command.until or today
+        if until > today:
+            raise InvalidInput(
+                "date_in_future", f"Le {until:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}).", "until"
+            )
+        count = self.record_due(conv_id, meta, today=until)
+        version = self._get(conv_id).version
+        return {"id": str(conv_id), "version": version, "recorded": count, "value": count}
 
     def record_due(self, conv_id: UUID, meta: CommandMeta, *, today: date) -> int:
         """Record what fell due on one convention up to ``today``. Idempotent by nature, so no
@@ -380,16 +343,10 @@ class ConventionsApp(Application[UUID]):
 
     # ================================================================== plumbing
     def _command(
-        self,
-        name: str,
-        conv_id: UUID,
-        meta: CommandMeta,
-        expected_version: int | None,
-        action: Callable[[Convention, CommandMeta], Any],
-        **args: Any,
+        self, command: ConventionCommand, conv_id: UUID, meta: CommandMeta, expected_version: int | None
     ) -> dict[str, Any]:
         meta = self._prepare(meta)
-        fp = _fingerprint(name, str(conv_id), meta.reason, args)
+        fp = _fingerprint(command.intention, str(conv_id), meta.reason, command.arguments())
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = self._get(conv_id)
@@ -404,7 +361,7 @@ class ConventionsApp(Application[UUID]):
             # The command is decided before the version is compared: a request invalid in itself is
             # refused as such (422) whatever the caller's version; any other outcome on a stale
             # version is the stale version (412), since the caller decided on another state.
-            outcome = action(conv, meta)
+            outcome, others = self._decide(command, conv, meta)
         except DomainError as error:
             # An identical retry may have been saved between our receipt check and our read.
             if (first := self._first_result(meta.command_id, fp)) is not None:
@@ -414,9 +371,6 @@ class ConventionsApp(Application[UUID]):
             raise
         if stale is not None:
             raise stale
-        others: list[Any] = []
-        if isinstance(outcome, tuple):
-            outcome, others = outcome
         result = {
             "id": str(conv.id),
             "version": before + len(conv.pending_events),

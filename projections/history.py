@@ -77,6 +77,16 @@ def _instalment(e: ev.InstalmentDue) -> str:
     )
 
 
+def _attainment(e: ev.AttainmentRecorded) -> str:
+    observed = f"{e.observed_patients} patients observés pour un objectif de {e.target_patients}"
+    return f"atteinte de l'année {e.year} : {observed} (initial {e.initial_patients}), soit {e.attainment:.0%}"
+
+
+def _payment(e: ev.PaymentRecorded) -> str:
+    what = "recouvrement" if e.amount < 0 else "paiement"
+    return f"{what} de l'échéance {e.instalment_id} : {money(e.amount)}, référence {e.payment_reference}"
+
+
 def _terminated(e: ev.Terminated) -> str:
     who = "par le médecin" if e.by.value == "doctor" else "par la CPAM"
     letter = f" (courrier du {d(e.letter_date)})" if e.letter_date else ""
@@ -89,20 +99,14 @@ WHAT: dict[type, Callable[[Any], str]] = {
     ev.AssistantLeft: lambda e: "départ de l'assistant",
     ev.TrainingCompleted: lambda e: "formation de l'assistant achevée",
     ev.ObjectiveSet: lambda e: f"objectif fixé à {e.target_patients} patients à partir de l'année {e.from_year}",
-    ev.AttainmentRecorded: lambda e: (
-        f"atteinte de l'année {e.year} : {e.observed_patients} patients observés pour un objectif de "
-        f"{e.target_patients} (initial {e.initial_patients}), soit {e.attainment:.0%}"
-    ),
+    ev.AttainmentRecorded: _attainment,
     ev.YearStarted: lambda e: (
         f"début de l'année de contrat {e.year} (régime {e.regime}, option {e.option.value}, "
         f"montant annuel {money(e.full_amount)})"
     ),
     ev.InstalmentDue: _instalment,
     ev.InstalmentCancelled: lambda e: f"échéance {e.instalment_id} annulée (remplacée par le solde de résiliation)",
-    ev.PaymentRecorded: lambda e: (
-        f"{'recouvrement' if e.amount < 0 else 'paiement'} de l'échéance {e.instalment_id} : "
-        f"{money(e.amount)}, référence {e.payment_reference}"
-    ),
+    ev.PaymentRecorded: _payment,
     ev.Suspended: lambda e: (
         f"suspension ({GROUNDS.get(e.ground.value, e.ground.value)}), accord du médecin du {d(e.agreement_date)}"
     ),

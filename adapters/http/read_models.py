@@ -27,26 +27,29 @@ INLINE_CATCH_UP = 5_000  # events: beyond, the runner process catches up, reads 
 
 
 @dataclass(frozen=True)
-class ListQuery:
-    q: str | None = None
+class PagedQuery:
+    """What the list and the ledger both take: one CPAM (within the caller's), a status, a page."""
+
     cpam: str | None = None
     status: str | None = None
-    option: str | None = None
-    tier: str | None = None
-    contract_year: int | None = None
-    sort: str = "number"
     page: int = 1
     per_page: int = 50
 
 
 @dataclass(frozen=True)
-class LedgerQuery:
-    cpam: str | None = None
-    status: str | None = None
+class ListQuery(PagedQuery):
+    q: str | None = None
+    option: str | None = None
+    tier: str | None = None
+    contract_year: int | None = None
+    sort: str = "number"
+
+
+@dataclass(frozen=True)
+class LedgerQuery(PagedQuery):
     year: int | None = None
     due_from: date | None = None
     due_to: date | None = None
-    page: int = 1
     per_page: int = 100
 
 

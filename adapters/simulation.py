@@ -1,5 +1,8 @@
 """The portfolio simulator: conventions signed across CPAMs, then virtual time day by day.
 
+Demo data and the benchmarks' load, not scheduling: it drives the application and the nightly job
+the way a deployment's operators and scheduler would, so it sits above both, among the adapters.
+
 Each simulated day runs the nightly job (``run_due``) and then the operators' actions of the day:
 hires, training, payments a few days after an instalment falls due, reviews held on time or
 late, attainment figures after each year ends, some suspensions and reactivations, a few
