@@ -351,10 +351,7 @@ class Convention(BaseAggregate[UUID]):
     # ------------------------------------------------------------------ objectives (R5)
     def set_objective(self, meta: CommandMeta, *, from_year: int, target_patients: int, on: date) -> None:
         self._refuse_if_terminated()
-        if from_year < 1:
-            raise InvalidInput("invalid_year", "L'année de contrat commence à 1.", "year")
-        if target_patients < 0:
-            raise InvalidInput("invalid_target", "L'objectif ne peut être négatif.", "target")
+        _check_count(from_year, target_patients, "invalid_target", "L'objectif ne peut être négatif.", "target")
         if from_year in self.attainments:
             raise ForbiddenTransition(
                 "attainment_already_recorded",
@@ -367,10 +364,8 @@ class Convention(BaseAggregate[UUID]):
 
     def record_attainment(self, meta: CommandMeta, *, year: int, observed_patients: int, on: date) -> Decimal:
         """R5: record the patients observed at the end of ``year``; returns the attainment."""
-        if year < 1:
-            raise InvalidInput("invalid_year", "L'année de contrat commence à 1.", "year")
-        if observed_patients < 0:
-            raise InvalidInput("invalid_patients", "Le nombre de patients ne peut être négatif.", "patients")
+        _check_count(year, observed_patients, "invalid_patients", "Le nombre de patients ne peut être négatif.",
+                     "patients")  # fmt: skip
         if year in self.attainments:
             raise ForbiddenTransition(
                 "attainment_already_recorded", f"L'atteinte de l'année {year} est déjà enregistrée."
@@ -973,6 +968,14 @@ class Convention(BaseAggregate[UUID]):
         self.terminated_on = e.effective_date
         self.terminated_by = e.by
         self.termination_ground = e.ground
+
+
+def _check_count(year: int, patients: int, code: str, message: str, field: str) -> None:
+    """A contract year starts at 1 and a patient count is never negative (R5)."""
+    if year < 1:
+        raise InvalidInput("invalid_year", "L'année de contrat commence à 1.", "year")
+    if patients < 0:
+        raise InvalidInput(code, message, field)
 
 
 def _not_after_today(meta: CommandMeta, day: date, field_: str, label: str) -> None:
