@@ -1,20 +1,35 @@
 """The composition root: one configuration of everything, built from ``Settings``.
 
 Every entry point (CLI, HTTP, scheduler, tests) builds its objects here, so the store is chosen
-in one place and nothing relies on the process environment behind our back.
+in one place and nothing relies on the process environment behind our back. The heavier parts
+(the web stack, the projections, the scheduler) are imported only by the builder that needs them,
+so a CLI command does not pay for FastAPI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
+from adapters.persistence import mapper_env
 from adapters.settings import Settings
 from domain.application import ConventionsApp
 
+if TYPE_CHECKING:
+    from adapters.http.read_models import ProjectionReadModels
+    from adapters.http.services import Services
+    from adapters.users import UserStore
+    from projections.engine.log import Log
+    from projections.engine.runner import Runner
+    from projections.engine.store import ProjectionStore
+    from scheduler.jobs import NightlyJob
+    from scheduler.lock import SchedulerLock
+
 
 def event_store_env(settings: Settings) -> dict[str, str]:
-    """The eventsourcing environment for the chosen store."""
+    """The eventsourcing environment for the chosen store, in the storage format of
+    ``adapters.persistence`` (whatever the store, tests in memory included)."""
     if settings.store == "memory":
         env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     elif settings.store == "sqlite":
@@ -37,6 +52,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         }
         if settings.postgres_schema:
             env["POSTGRES_SCHEMA"] = settings.postgres_schema
+    env.update(mapper_env())
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
@@ -54,17 +70,20 @@ def build_clock(settings: Settings | None = None) -> Callable[[], date]:
 
 
 def build_app(settings: Settings | None = None, clock: Callable[[], date] | None = None) -> ConventionsApp:
+    """The application service on this deployment's event store, under its clock."""
     settings = settings or Settings()
     return ConventionsApp(env=event_store_env(settings), clock=clock or build_clock(settings))
 
 
-def build_scheduler(settings: Settings | None = None, app: ConventionsApp | None = None):  # -> (job, lock)
+def build_scheduler(
+    settings: Settings | None = None, app: ConventionsApp | None = None
+) -> tuple[NightlyJob, SchedulerLock]:
     """The scheduler's parts for one deployment: ``(build_nightly_job(...), build_scheduler_lock(...))``."""
     settings = settings or Settings()
     return build_nightly_job(settings, app), build_scheduler_lock(settings)
 
 
-def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | None = None):  # -> NightlyJob
+def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | None = None) -> NightlyJob:
     """The nightly job: asks the calendar read model what is due (``conventions_due``) and catches
     the read models up before and after each run."""
     from projections.calendar import conventions_due
@@ -76,7 +95,7 @@ def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | No
     return NightlyJob(app, lambda today: conventions_due(runner.store, today), runner.catch_up)
 
 
-def build_scheduler_lock(settings: Settings | None = None):  # -> scheduler.lock.SchedulerLock
+def build_scheduler_lock(settings: Settings | None = None) -> SchedulerLock:
     """One scheduler per event store: an advisory lock keyed by the PostgreSQL database and
     schema, or a lock file in the SQLite data directory."""
     from scheduler.lock import FileLock, PostgresAdvisoryLock
@@ -96,10 +115,10 @@ def build_scheduler_lock(settings: Settings | None = None):  # -> scheduler.lock
     return PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}")
 
 
-def build_projection_store(settings: Settings | None = None):  # -> projections.store.ProjectionStore
+def build_projection_store(settings: Settings | None = None) -> ProjectionStore:
     """The projection database: ``projections.sqlite`` beside the events file, or the events'
     PostgreSQL database and schema (tables ``pj_*`` and ``projection_tracking``)."""
-    from projections.store import ProjectionStore
+    from projections.engine.store import ProjectionStore
 
     settings = settings or Settings()
     if settings.store == "postgres":
@@ -112,21 +131,59 @@ def build_projection_store(settings: Settings | None = None):  # -> projections.
     return ProjectionStore.sqlite(settings.projections_sqlite_path())
 
 
-def build_projections(settings: Settings | None = None, app: ConventionsApp | None = None, batch_size: int = 500):
-    """The projection runner (``projections.runner.Runner``) over every read model."""
+def build_projections(
+    settings: Settings | None = None, app: ConventionsApp | None = None, batch_size: int = 500
+) -> Runner:
+    """The projection runner (``projections.engine.runner.Runner``) over every read model."""
     from projections import all_models
-    from projections.runner import Runner
+    from projections.engine.runner import Runner
 
     settings = settings or Settings()
     app = app or build_app(settings)
     return Runner(app, build_projection_store(settings), all_models(), batch_size=batch_size, log=_log(settings, app))
 
 
-def _log(settings: Settings, app: ConventionsApp):  # -> projections.log.Log
-    """How the projections read the log: the SQLite events file directly (``projections.log``),
-    otherwise through the library's recorder."""
-    from projections.log import RecorderLog, SqliteLog
+def _log(settings: Settings, app: ConventionsApp) -> Log:
+    """How the projections read the log: the SQLite events file directly (``projections.engine.log``),
+    otherwise through the application."""
+    from projections.engine.log import AppLog, SqliteLog
 
     if settings.store == "sqlite":
-        return SqliteLog(str(settings.events_sqlite_path()), app.recorder.events_table_name)
-    return RecorderLog(app.recorder)
+        return SqliteLog(str(settings.events_sqlite_path()))
+    return AppLog(app)
+
+
+def build_read_models(settings: Settings | None = None, app: ConventionsApp | None = None) -> ProjectionReadModels:
+    """The reads the HTTP API serves: the projections' queries on this deployment's projection store."""
+    from adapters.http.read_models import ProjectionReadModels
+
+    settings = settings or Settings()
+    return ProjectionReadModels(build_projections(settings, app or build_app(settings)))
+
+
+def build_services(
+    settings: Settings | None = None,
+    clock: Callable[[], date] | None = None,
+    *,
+    conventions: ConventionsApp | None = None,
+    users: UserStore | None = None,
+    read_models: ProjectionReadModels | None = None,
+) -> Services:
+    """What the HTTP routes share, on one configuration: the application, its users, the CPAM scope
+    guard, the read models and the clock. A part given (a test's app, users or read models) is used
+    as it is; the others are built here."""
+    from adapters.http.auth import ScopeGuard
+    from adapters.http.services import Services
+    from adapters.users import build_user_store
+
+    settings = settings or Settings()
+    clock = clock or build_clock(settings)
+    conventions = conventions or build_app(settings, clock)
+    return Services(
+        app=conventions,
+        users=users or build_user_store(settings),
+        scope=ScopeGuard(conventions),
+        read_models=read_models or build_read_models(settings, conventions),
+        clock=clock,
+        ready_max_lag=settings.ready_max_lag,
+    )

@@ -23,6 +23,7 @@ from typing import Any
 
 from adapters.settings import Settings
 from domain.errors import ForbiddenTransition, InvalidInput, NotFound
+from projections.scope import sees as in_scope
 
 TOKEN_PREFIX = "cpam_"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -72,7 +73,7 @@ class User:
 
     def sees(self, cpam_code: str) -> bool:
         """Whether a convention of this CPAM exists for this user."""
-        return self.everywhere or cpam_code in self.cpams
+        return in_scope(self.scope(), cpam_code)
 
     def scope(self) -> frozenset[str] | None:
         """The CPAMs a query must be limited to (None: no limit)."""

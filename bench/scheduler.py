@@ -38,10 +38,10 @@ from dateutil.relativedelta import relativedelta
 
 from adapters.composition import build_app, build_projections
 from adapters.settings import Settings
+from adapters.simulation import rpps_for
 from domain.convention import CommandMeta
 from projections.calendar import CONVENTIONS, Calendar, conventions_due
 from scheduler.jobs import NightlyJob
-from scheduler.simulation import rpps_for
 
 TODAY = date(2026, 6, 15)
 META = CommandMeta(actor="bench", reason="bench")

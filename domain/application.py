@@ -6,24 +6,47 @@ concurrent writer makes the save fail and surfaces as ``ConcurrentModification``
 stale ``expected_version`` is refused before anything is decided (``StaleVersion``).
 
 The store is chosen by the ``env`` given by the composition root (``PERSISTENCE_MODULE``...):
-in-memory (POPO) for unit tests, SQLite by default, PostgreSQL in production.
+in-memory (POPO) for unit tests, SQLite by default, PostgreSQL in production; so is the storage
+format (``MAPPER_TOPIC``, ``TRANSCODER_TOPIC``: ``adapters.persistence``). Readers of the log (read
+models, scheduler, HTTP) go through the query methods below, never through the library's
+recorder, mapper or event store: the log is paged through here only.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
 
 from domain import events as ev
+from domain.commands import (
+    AssistantLeft,
+    ChangeOption,
+    Command,
+    CommandT,
+    CompleteTraining,
+    ConventionCommand,
+    DeclareSecretaryHired,
+    Hire,
+    HoldReview,
+    PolicyChoices,
+    Reactivate,
+    RecordAttainment,
+    RecordDue,
+    RecordPayment,
+    ReplaceAssistant,
+    SetObjective,
+    Sign,
+    Suspend,
+    Terminate,
+)
 from domain.convention import CommandMeta, Convention
 from domain.errors import (
     ConcurrentModification,
@@ -31,17 +54,52 @@ from domain.errors import (
     ErrorKind,
     ForbiddenTransition,
     IdempotencyKeyReused,
+    InvalidInput,
     NotEligible,
     NotFound,
     StaleVersion,
 )
 from domain.identifiers import command_receipt_id, convention_id, doctor_registration_id
-from domain.mapping import OrjsonTranscoder, PydanticMapper
 from domain.receipts import CommandReceipt, DoctorRegistration
 from domain.text import NAME_MAX, REASON_MAX, check_text
-from domain.values import Option, Policies, Profile, SuspensionGround, TerminatedBy
+from domain.values import Policies
 
 Clock = Callable[[], date]
+
+
+def _build(model: type[CommandT], meta: CommandMeta, **fields: Any) -> CommandT:
+    """A command from Python keyword arguments (tests, the simulator, the scheduler). Code is not an
+    operator: its values reach the rules as given, and the aggregate refuses what breaks them with its
+    own codes. Operator input (HTTP, CLI, forms) is validated against the model by its entry point."""
+    fields = {"reason": meta.reason, **fields}
+    known = model.model_fields
+    if unknown := set(fields) - set(known):
+        raise TypeError(f"{model.intention}() got unexpected arguments: {', '.join(sorted(unknown))}")
+    if missing := [name for name, f in known.items() if f.is_required() and name not in fields]:
+        raise TypeError(f"{model.intention}() missing arguments: {', '.join(missing)}")
+    return model.model_construct(**fields)
+
+
+def _intention(model: type[Command]) -> Callable[..., dict[str, Any]]:
+    """``app.<intention>(conv_id, meta, **fields)``: the model's fields as keyword arguments."""
+    if model is Sign:
+
+        def sign(self: ConventionsApp, meta: CommandMeta, *, policies: Any = None, **fields: Any) -> dict[str, Any]:
+            if isinstance(policies, Policies):
+                policies = PolicyChoices.from_policies(policies)
+            return self.handle(_build(Sign, meta, policies=policies, **fields), meta)
+
+        sign.__doc__ = Sign.__doc__
+        return sign
+
+    def method(
+        self: ConventionsApp, conv_id: UUID, meta: CommandMeta, *, expected_version: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        return self.handle(_build(model, meta, **fields), meta, conv_id, expected_version)
+
+    method.__name__ = method.__qualname__ = model.intention
+    method.__doc__ = model.__doc__
+    return method
 
 
 class ConventionsApp(Application[UUID]):
@@ -53,16 +111,60 @@ class ConventionsApp(Application[UUID]):
         super().__init__(env)
         self.clock: Clock = clock or date.today
 
-    def construct_transcoder(self) -> Transcoder:
-        return OrjsonTranscoder()
-
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PydanticMapper)
+        """The storage format is persistence, chosen by the composition root (``MAPPER_TOPIC``,
+        ``TRANSCODER_TOPIC``): without it the library's default mapper would write these pydantic
+        events in another format, so the application refuses to start instead."""
+        if not self.env.get("MAPPER_TOPIC"):
+            raise RuntimeError(
+                "ConventionsApp needs MAPPER_TOPIC and TRANSCODER_TOPIC in its env: build it with "
+                "adapters.composition.build_app."
+            )
+        return super().construct_mapper()
 
     # ================================================================== commands
-    def sign(self, meta: CommandMeta, *, policies: Policies | None = None, **fields: Any) -> dict[str, Any]:
+    def handle(
+        self,
+        command: Command,
+        meta: CommandMeta,
+        convention_id: UUID | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """The one entry of every operator intention: ``command`` is the model (``domain.commands``),
+        ``meta`` who acts under which command id; the command's reason is recorded as is. Returns
+        ``{"id", "version", "recorded", "value"}`` (``{"id", "version"}`` for a signature)."""
+        meta = replace(meta, reason=command.reason)
+        if isinstance(command, Sign):
+            return self._sign(command, meta)
+        if convention_id is None:
+            raise InvalidInput("convention_required", "Préciser la convention visée.", "id")
+        if isinstance(command, RecordDue):
+            return self._record_due_command(command, convention_id, meta)
+        assert isinstance(command, ConventionCommand)
+        return self._command(command, convention_id, meta, expected_version)
+
+    # The intention-revealing methods of pyeventsourcing's style, each one line over ``handle``:
+    # ``app.hire(conv_id, meta, hired_on=..., fte=..., profile=...)``. The meta's reason is the command's.
+    sign = _intention(Sign)
+    hire = _intention(Hire)
+    declare_secretary_hired = _intention(DeclareSecretaryHired)
+    replace_assistant = _intention(ReplaceAssistant)
+    assistant_left = _intention(AssistantLeft)
+    complete_training = _intention(CompleteTraining)
+    set_objective = _intention(SetObjective)
+    record_attainment = _intention(RecordAttainment)
+    record_payment = _intention(RecordPayment)
+    suspend = _intention(Suspend)
+    reactivate = _intention(Reactivate)
+    hold_review = _intention(HoldReview)
+    change_option = _intention(ChangeOption)
+    terminate = _intention(Terminate)
+
+    def _sign(self, command: Sign, meta: CommandMeta) -> dict[str, Any]:
         """Sign a convention; the doctor may hold only one active convention (R8)."""
         meta = self._prepare(meta)
+        policies = command.chosen_policies()
+        fields = command.arguments()
         fp = _fingerprint("sign", meta.reason, fields, policies.model_dump(mode="json") if policies else None)
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
@@ -84,159 +186,27 @@ class ConventionsApp(Application[UUID]):
         result = {"id": str(conv.id), "version": conv.version}
         return self._save(meta.command_id, fp, result, conv, registration)
 
-    def hire(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        hired_on: date,
-        fte: Decimal,
-        profile: Profile,
-        employer_siret: str | None = None,
-        was_practice_secretary: bool = False,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("hire", conv_id, meta, expected_version, lambda c, m: c.hire(
-            m, hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret,
-            was_practice_secretary=was_practice_secretary),
-            hired_on=hired_on, fte=fte, profile=profile, employer_siret=employer_siret,
-            was_practice_secretary=was_practice_secretary)  # fmt: skip
+    def _decide(self, command: ConventionCommand, conv: Convention, meta: CommandMeta) -> tuple[Any, list[Any]]:
+        """The convention decides; a termination also frees the doctor for a new signature (R17)."""
+        outcome = command.apply_to(conv, meta)
+        if not isinstance(command, Terminate):
+            return outcome, []
+        registration = self._registration(conv.rpps, meta)
+        if registration.active_convention == conv.id:
+            registration.set_active(None, self._event_meta(meta))
+        return outcome, [registration]
 
-    def declare_secretary_hired(
-        self, conv_id: UUID, meta: CommandMeta, *, hired_on: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        """R28: a new secretary replaces the one who became the assistant."""
-        return self._command("declare_secretary_hired", conv_id, meta, expected_version,
-                             lambda c, m: c.declare_secretary_hired(m, hired_on=hired_on),
-                             hired_on=hired_on)  # fmt: skip
-
-    def replace_assistant(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        on: date,
-        fte: Decimal,
-        profile: Profile,
-        employer_siret: str | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("replace_assistant", conv_id, meta, expected_version, lambda c, m: c.replace_assistant(
-            m, on=on, fte=fte, profile=profile, employer_siret=employer_siret),
-            on=on, fte=fte, profile=profile, employer_siret=employer_siret)  # fmt: skip
-
-    def assistant_left(
-        self, conv_id: UUID, meta: CommandMeta, *, left_on: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("assistant_left", conv_id, meta, expected_version,
-                             lambda c, m: c.assistant_left(m, left_on=left_on), left_on=left_on)  # fmt: skip
-
-    def complete_training(
-        self, conv_id: UUID, meta: CommandMeta, *, completed_on: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("complete_training", conv_id, meta, expected_version,
-                             lambda c, m: c.complete_training(m, completed_on=completed_on),
-                             completed_on=completed_on)  # fmt: skip
-
-    def set_objective(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        from_year: int,
-        target_patients: int,
-        on: date | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        # the fingerprint takes the date as sent: a retry on another day is still the same command
-        return self._command("set_objective", conv_id, meta, expected_version, lambda c, m: c.set_objective(
-            m, from_year=from_year, target_patients=target_patients, on=on or self.clock()),
-            from_year=from_year, target_patients=target_patients, on=on)  # fmt: skip
-
-    def record_attainment(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        year: int,
-        observed_patients: int,
-        on: date | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("record_attainment", conv_id, meta, expected_version, lambda c, m: c.record_attainment(
-            m, year=year, observed_patients=observed_patients, on=on or self.clock()),
-            year=year, observed_patients=observed_patients, on=on)  # fmt: skip
-
-    def record_payment(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        instalment: str,
-        paid_on: date,
-        reference: str,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("record_payment", conv_id, meta, expected_version, lambda c, m: c.record_payment(
-            m, instalment=instalment, paid_on=paid_on, reference=reference),
-            instalment=instalment, paid_on=paid_on, reference=reference)  # fmt: skip
-
-    def suspend(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        from_date: date,
-        ground: SuspensionGround,
-        agreement_date: date,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        return self._command("suspend", conv_id, meta, expected_version, lambda c, m: c.suspend(
-            m, from_date=from_date, ground=ground, agreement_date=agreement_date),
-            from_date=from_date, ground=ground, agreement_date=agreement_date)  # fmt: skip
-
-    def reactivate(
-        self, conv_id: UUID, meta: CommandMeta, *, from_date: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("reactivate", conv_id, meta, expected_version,
-                             lambda c, m: c.reactivate(m, from_date=from_date), from_date=from_date)  # fmt: skip
-
-    def hold_review(
-        self, conv_id: UUID, meta: CommandMeta, *, held_on: date, notes: str = "", expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("hold_review", conv_id, meta, expected_version,
-                             lambda c, m: c.hold_review(m, held_on=held_on, notes=notes),
-                             held_on=held_on, notes=notes)  # fmt: skip
-
-    def change_option(
-        self, conv_id: UUID, meta: CommandMeta, *, option: Option, from_date: date, expected_version: int | None = None
-    ) -> dict[str, Any]:
-        return self._command("change_option", conv_id, meta, expected_version,
-                             lambda c, m: c.change_option(m, option=option, from_date=from_date),
-                             option=option, from_date=from_date)  # fmt: skip
-
-    def terminate(
-        self,
-        conv_id: UUID,
-        meta: CommandMeta,
-        *,
-        on: date,
-        by: TerminatedBy,
-        ground: str,
-        letter_date: date | None = None,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        """R17: end the convention, settle the year and free the doctor for a new signature."""
-
-        def action(conv: Convention, m: CommandMeta) -> tuple[Any, list[Any]]:
-            settlement = conv.terminate(m, on=on, by=by, ground=ground, letter_date=letter_date)
-            registration = self._registration(conv.rpps, m)
-            if registration.active_convention == conv.id:
-                registration.set_active(None, self._event_meta(m))
-            return settlement, [registration]
-
-        return self._command("terminate", conv_id, meta, expected_version, action,
-                             on=on, by=by, ground=ground, letter_date=letter_date)  # fmt: skip
+    def _record_due_command(self, command: RecordDue, conv_id: UUID, meta: CommandMeta) -> dict[str, Any]:
+        """What fell due on one convention, up to a day that is not after today (R21)."""
+        today = self.clock()
+        until = command.until or today
+        if until > today:
+            raise InvalidInput(
+                "date_in_future", f"Le {until:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}).", "until"
+            )
+        count = self.record_due(conv_id, meta, today=until)
+        version = self._get(conv_id).version
+        return {"id": str(conv_id), "version": version, "recorded": count, "value": count}
 
     def record_due(self, conv_id: UUID, meta: CommandMeta, *, today: date) -> int:
         """Record what fell due on one convention up to ``today``. Idempotent by nature, so no
@@ -304,14 +274,19 @@ class ConventionsApp(Application[UUID]):
 
     def convention_ids(self, page: int = 1000) -> Iterator[UUID]:
         """Every convention, in signature order, read from the notification log."""
-        start = 1
-        while True:
-            rows = self.recorder.select_notifications(start, page, topics=[ev.Signed.TOPIC])
+        for rows in self._pages(0, [ev.Signed.TOPIC], page):
             for n in rows:
                 yield n.originator_id
-            if len(rows) < page:
-                return
-            start = rows[-1].id + 1
+
+    def signature(self, conv_id: UUID) -> ev.Signed | None:
+        """The convention's first event (None: no such convention). One event read, no replay."""
+        first = next(iter(self.events.get(conv_id, limit=1)), None)
+        return first if isinstance(first, ev.Signed) else None
+
+    def cpam_of(self, conv_id: UUID) -> str | None:
+        """The CPAM a convention belongs to (fixed at signature), or None when there is no such convention."""
+        signed = self.signature(conv_id)
+        return None if signed is None else signed.cpam_code
 
     def find(self, cpam_code: str, number: str) -> UUID:
         cid = convention_id(cpam_code, number)
@@ -319,18 +294,59 @@ class ConventionsApp(Application[UUID]):
             raise _unknown(cid)
         return cid
 
+    # ================================================================== the log
+    def head(self) -> int:
+        """The last notification id recorded (0 while the log is empty)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def read_log(
+        self, after: int, limit: int, topics: Sequence[str] = (), *, until: int | None = None
+    ) -> list[tuple[int, ev.Event]]:
+        """Up to ``limit`` (notification id, event) with ``after < id <= until``, by id; ``topics``:
+        only events of these classes (all when empty). Ids may have gaps (PostgreSQL)."""
+        return [(n.id, self.mapper.to_domain_event(n)) for n in self._select(after, limit, topics, until)]
+
+    def log_after(
+        self, after: int = 0, topics: Sequence[str] = (), *, page: int = 1000
+    ) -> Iterator[tuple[int, ev.Event]]:
+        """Every (notification id, event) recorded after ``after``, read ``page`` at a time."""
+        for rows in self._pages(after, topics, page):
+            for n in rows:
+                yield n.id, self.mapper.to_domain_event(n)
+
+    def read_stored(
+        self, after: int, limit: int, topics: Sequence[str] = (), *, until: int | None = None
+    ) -> list[tuple[int, UUID, int, str, bytes]]:
+        """Like ``read_log``, but the rows as stored: (id, originator id, version, topic, state), the
+        state maybe encrypted and compressed. For readers that decode the log themselves, faster
+        than the mapper (the projections' trusted decoder, with ``stored_mapper``)."""
+        rows = self._select(after, limit, topics, until)
+        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in rows]
+
+    def stored_mapper(self) -> Mapper[UUID]:
+        """How stored rows become events (the mapper the composition root chose): what a reader of
+        ``read_stored`` decodes with."""
+        return self.mapper
+
+    def _select(self, after: int, limit: int, topics: Sequence[str], until: int | None) -> Sequence[Notification]:
+        return self.recorder.select_notifications(after + 1, limit, stop=until, topics=topics, inclusive_of_start=True)
+
+    def _pages(self, after: int, topics: Sequence[str], page: int) -> Iterator[Sequence[Notification]]:
+        """The log after ``after``, a page at a time, until a short page (the end, for now)."""
+        while True:
+            rows = self._select(after, page, topics, None)
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            after = rows[-1].id
+
     # ================================================================== plumbing
     def _command(
-        self,
-        name: str,
-        conv_id: UUID,
-        meta: CommandMeta,
-        expected_version: int | None,
-        action: Callable[[Convention, CommandMeta], Any],
-        **args: Any,
+        self, command: ConventionCommand, conv_id: UUID, meta: CommandMeta, expected_version: int | None
     ) -> dict[str, Any]:
         meta = self._prepare(meta)
-        fp = _fingerprint(name, str(conv_id), meta.reason, args)
+        fp = _fingerprint(command.intention, str(conv_id), meta.reason, command.arguments())
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = self._get(conv_id)
@@ -345,7 +361,7 @@ class ConventionsApp(Application[UUID]):
             # The command is decided before the version is compared: a request invalid in itself is
             # refused as such (422) whatever the caller's version; any other outcome on a stale
             # version is the stale version (412), since the caller decided on another state.
-            outcome = action(conv, meta)
+            outcome, others = self._decide(command, conv, meta)
         except DomainError as error:
             # An identical retry may have been saved between our receipt check and our read.
             if (first := self._first_result(meta.command_id, fp)) is not None:
@@ -355,9 +371,6 @@ class ConventionsApp(Application[UUID]):
             raise
         if stale is not None:
             raise stale
-        others: list[Any] = []
-        if isinstance(outcome, tuple):
-            outcome, others = outcome
         result = {
             "id": str(conv.id),
             "version": before + len(conv.pending_events),

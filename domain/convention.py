@@ -342,10 +342,7 @@ class Convention(BaseAggregate[UUID]):
     # ------------------------------------------------------------------ objectives (R5)
     def set_objective(self, meta: CommandMeta, *, from_year: int, target_patients: int, on: date) -> None:
         self._refuse_if_terminated()
-        if from_year < 1:
-            raise InvalidInput("invalid_year", "L'année de contrat commence à 1.", "year")
-        if target_patients < 0:
-            raise InvalidInput("invalid_target", "L'objectif ne peut être négatif.", "target")
+        _check_count(from_year, target_patients, "invalid_target", "L'objectif ne peut être négatif.", "target")
         if from_year in self.attainments:
             raise ForbiddenTransition(
                 "attainment_already_recorded",
@@ -358,10 +355,8 @@ class Convention(BaseAggregate[UUID]):
 
     def record_attainment(self, meta: CommandMeta, *, year: int, observed_patients: int, on: date) -> Decimal:
         """R5: record the patients observed at the end of ``year``; returns the attainment."""
-        if year < 1:
-            raise InvalidInput("invalid_year", "L'année de contrat commence à 1.", "year")
-        if observed_patients < 0:
-            raise InvalidInput("invalid_patients", "Le nombre de patients ne peut être négatif.", "patients")
+        _check_count(year, observed_patients, "invalid_patients", "Le nombre de patients ne peut être négatif.",
+                     "patients")  # fmt: skip
         if year in self.attainments:
             raise ForbiddenTransition(
                 "attainment_already_recorded", f"L'atteinte de l'année {year} est déjà enregistrée."
@@ -826,6 +821,8 @@ class Convention(BaseAggregate[UUID]):
 
     def on(self, event: ev.Event) -> None:
         getattr(self, f"_when_{type(event).__name__}")(event)
+        if (status := ev.STATUS_AFTER.get(type(event))) is not None:
+            self.status = status
 
     def _when_Signed(self, e: ev.Signed) -> None:  # noqa: N802 - one handler per event name
         self.number = e.number
@@ -855,7 +852,7 @@ class Convention(BaseAggregate[UUID]):
         self.effective_from = e.effective_from
         self.dedicated_room = e.dedicated_room
         self.policies = e.policies
-        self.status = Status.ACTIVE
+        self.status: Status  # set by ``on``, as after every event that changes it (ev.STATUS_AFTER)
         self.pauses: list[Pause] = []
         self.terminated_on: date | None = None
         self.terminated_by: TerminatedBy | None = None
@@ -925,11 +922,9 @@ class Convention(BaseAggregate[UUID]):
             inst.payment_reference = e.payment_reference
 
     def _when_Suspended(self, e: ev.Suspended) -> None:  # noqa: N802
-        self.status = Status.SUSPENDED
         self.pauses.append(Pause(e.effective_date))
 
     def _when_Reactivated(self, e: ev.Reactivated) -> None:  # noqa: N802
-        self.status = Status.ACTIVE
         if self.pauses:
             self.pauses[-1] = Pause(self.pauses[-1].start, e.effective_date)
 
@@ -950,10 +945,17 @@ class Convention(BaseAggregate[UUID]):
         self.option_changes.append((e.effective_date, e.option))
 
     def _when_Terminated(self, e: ev.Terminated) -> None:  # noqa: N802
-        self.status = Status.TERMINATED
         self.terminated_on = e.effective_date
         self.terminated_by = e.by
         self.termination_ground = e.ground
+
+
+def _check_count(year: int, patients: int, code: str, message: str, field: str) -> None:
+    """A contract year starts at 1 and a patient count is never negative (R5)."""
+    if year < 1:
+        raise InvalidInput("invalid_year", "L'année de contrat commence à 1.", "year")
+    if patients < 0:
+        raise InvalidInput(code, message, field)
 
 
 def _not_after_today(meta: CommandMeta, day: date, field_: str, label: str) -> None:

@@ -25,6 +25,7 @@ from domain.values import (
     Option,
     Policies,
     Profile,
+    Status,
     SuspensionGround,
     TerminatedBy,
     Tier,
@@ -247,3 +248,28 @@ CONVENTION_EVENTS: tuple[type[Event], ...] = (
     YearStarted, InstalmentDue, InstalmentCancelled, PaymentRecorded, Suspended, Reactivated,
     ReviewDue, ReviewHeld, Renewed, OptionChanged, Terminated, SecretaryHired,
 )  # fmt: skip
+
+# The convention's status after the events that change it (every other event leaves it as it is):
+# the one statement of that rule, read by the aggregate, the read models and the simulator.
+STATUS_AFTER: dict[type[Event], Status] = {
+    Signed: Status.ACTIVE, Suspended: Status.SUSPENDED, Reactivated: Status.ACTIVE, Terminated: Status.TERMINATED,
+}  # fmt: skip
+
+
+def status_after(kind: type[Event], status: str = "") -> str:
+    """The status (a ``Status`` value, as text) after an event of class ``kind``, given the status
+    before it: ``status_after(Signed)`` is ``"active"``, ``status_after(ReviewDue, s)`` is ``s``."""
+    after = STATUS_AFTER.get(kind)
+    return status if after is None else after.value
+
+
+def upcast(cls: type, state: dict[str, Any]) -> None:
+    """Bring a stored state up to the class's current version, one ``upcast_vN_vN+1`` at a time.
+
+    Every reader of stored events runs it before building the event: the storage mapper
+    (``adapters.persistence``) and the projections' decoders."""
+    target = getattr(cls, "class_version", 1)
+    version = state.pop("class_version", 1)
+    while version < target:
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        version += 1

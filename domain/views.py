@@ -15,6 +15,12 @@ _META = {
 }  # fmt: skip
 
 
+def read_day(today: date, *, as_of: date | None = None, version: int | None = None) -> date | None:
+    """The day a convention's state is read for, the same in every entry point: the ``as_of`` day,
+    today (the application's clock) for the current state, none at a bare version (audit replay)."""
+    return as_of or (today if version is None else None)
+
+
 def convention_view(conv: Convention, today: date | None = None) -> dict[str, Any]:
     """The state an operator reads: identity, status, calendar, money, reviews. ``option`` is the
     option of the latest contract year recorded, or of the year in which ``today`` falls when given

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import orjson
 
 from domain.events import Event
-from projections.store import Table, Tx
+from projections.engine.store import Table, Tx
 
 # (notification id, event, convention id as text, the event's stored JSON state as text)
 Item = tuple[int, Event, str, str]

@@ -27,11 +27,12 @@ from domain.amounts import FIRST_MODULATED_YEAR
 from domain.calendar import add_months, end_of_term
 from domain.convention import SECRETARY_DELAY_MONTHS
 from domain.due import CalendarState
+from domain.french import dd_mm_yyyy as d
 from domain.schedule import attainment_balance
 from domain.values import ALERT_POLICY, Policies
 from projections.base import Item, StatefulModel
-from projections.history import d
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
+from projections.scope import Scope, scope_condition, sees
 
 log = structlog.get_logger()
 
@@ -67,7 +68,7 @@ class Entry:
     number: str
     cpam_code: str
     cal: CalendarState
-    status: str = "active"
+    status: str = ev.status_after(ev.Signed)
     grace_days: int = Policies().review_grace_days  # the convention's own, from its Signed (R11)
     term: int = 1
     training_deadline: date | None = None  # of the assistant in post, while not trained
@@ -111,6 +112,7 @@ class Entry:
         kind = type(e)
         if kind is ev.InstalmentDue or kind is ev.AttainmentRecorded:  # frequent, and only CalendarState's
             return
+        self.status = ev.status_after(kind, self.status)
         if kind is ev.ReviewDue:  # both sets stay small: a date leaves one when it would enter the other
             if e.effective_date in self.held:
                 self.held.discard(e.effective_date)
@@ -131,12 +133,6 @@ class Entry:
             self.secretary_due = None
         elif kind is ev.AssistantLeft or kind is ev.TrainingCompleted:
             self.training_deadline = None
-        elif kind is ev.Suspended:
-            self.status = "suspended"
-        elif kind is ev.Reactivated:
-            self.status = "active"
-        elif kind is ev.Terminated:
-            self.status = "terminated"
         elif kind is ev.Renewed:
             self.term = max(self.term, e.term)
 
@@ -281,8 +277,7 @@ def describe_error(error: BaseException) -> tuple[str, str]:
 def conventions_due(store: ProjectionStore, until: date) -> list[UUID]:
     """Conventions with something to record on or before ``until`` (index range scan), plus those
     whose date is being recomputed (dirty): ticking them is harmless."""
-    with store.reading() as tx:
-        store.resolve(tx, Calendar.name, Calendar.tables)
+    with store.reading_live(Calendar) as tx:
         t = tx.t(CONVENTIONS.name)
         rows = tx.fetchall(
             f"SELECT convention_id FROM {t} WHERE next_due_on <= ? UNION SELECT convention_id FROM {t} WHERE dirty = 1",
@@ -293,8 +288,7 @@ def conventions_due(store: ProjectionStore, until: date) -> list[UUID]:
 
 def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any] | None:
     """What falls due next on one convention, and its open alerts (all dates)."""
-    with store.reading() as tx:
-        store.resolve(tx, Calendar.name, Calendar.tables)
+    with store.reading_live(Calendar) as tx:
         rows = tx.fetchall(
             f"SELECT number, cpam_code, status, next_due_on, dirty FROM {tx.t(CONVENTIONS.name)} "
             "WHERE convention_id = ?",
@@ -316,19 +310,15 @@ def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any
     }  # fmt: skip
 
 
-def work_queue(store: ProjectionStore, today: date, cpams: set[str] | None = None) -> list[dict[str, Any]]:
+def work_queue(store: ProjectionStore, today: date, cpams: Scope = None) -> list[dict[str, Any]]:
     """The operator's work queue on ``today``: overdue items first, then by date. French messages.
 
     Besides the calendar's alerts, each convention the nightly run could not process
     (``NightlyFailures``) is an overdue item of kind ``nightly_failure`` with the error's message."""
     params: list[Any] = [today.isoformat()]
-    scope = ""
-    if cpams is not None:
-        values = sorted(cpams)
-        scope = f" AND cpam_code IN ({', '.join('?' * len(values))})" if values else " AND 1 = 0"
-        params += values
-    with store.reading() as tx:
-        store.resolve(tx, Calendar.name, Calendar.tables)
+    in_scope = scope_condition(cpams, "cpam_code", params)
+    scope = "" if in_scope is None else f" AND {in_scope}"
+    with store.reading_live(Calendar) as tx:
         rows = tx.fetchall(
             f"SELECT convention_id, number, cpam_code, kind, ref, date, overdue_on FROM {tx.t(ALERTS.name)} "
             f"WHERE starts_on <= ?{scope}",
@@ -411,7 +401,7 @@ def _failures_exist(tx: Tx) -> bool:
     return bool(rows) and rows[0][0] is not None
 
 
-def _failure_items(tx: Tx, today: date, cpams: set[str] | None) -> list[dict[str, Any]]:
+def _failure_items(tx: Tx, today: date, cpams: Scope) -> list[dict[str, Any]]:
     """The work-queue items of the conventions the nightly run could not process (always overdue:
     nothing falls due on them until an operator has them corrected)."""
     if not _failures_exist(tx):
@@ -424,7 +414,7 @@ def _failure_items(tx: Tx, today: date, cpams: set[str] | None) -> list[dict[str
     )
     items = []
     for cid, number, cpam, code, message, first, last, runs in rows:
-        if cpams is not None and cpam not in cpams:  # unknown to the calendar: only for those who see all
+        if not sees(cpams, cpam):  # unknown to the calendar (None): only for those who see all
             continue
         number, cpam = number or cid, cpam or "?"
         since = d(date.fromisoformat(first))

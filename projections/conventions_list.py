@@ -5,14 +5,15 @@ contract year; sorted and paged. The operator's entry point, and what the API sc
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from domain import events as ev
 from projections.base import Item, StatefulModel
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
+from projections.scope import Scope, scope_condition
 
 CONVENTIONS = Table(
     "lst_conventions",
@@ -55,8 +56,8 @@ class ConventionsList(StatefulModel):
             if kind is ev.Signed:
                 st = self.create(cid, {
                     "number": e.number, "cpam_code": e.cpam_code, "rpps": e.rpps, "doctor_name": e.doctor_name,
-                    "specialty": e.specialty, "status": "active", "option": e.option.value, "tier": e.tier.value,
-                    "contract_year": 0, "effective_from": e.effective_from.isoformat(),
+                    "specialty": e.specialty, "status": ev.status_after(kind), "option": e.option.value,
+                    "tier": e.tier.value, "contract_year": 0, "effective_from": e.effective_from.isoformat(),
                     "signed_on": e.effective_date.isoformat(), "assistant_fte": None, "suspended_since": None,
                     "terminated_on": None, "version": e.originator_version,
                 })  # fmt: skip
@@ -68,6 +69,7 @@ class ConventionsList(StatefulModel):
             st["version"] = e.originator_version
             if kind in UNREAD:
                 continue
+            st["status"] = ev.status_after(kind, st["status"])
             if kind is ev.YearStarted:
                 st["contract_year"] = max(st["contract_year"], e.year)
                 st["option"] = e.option.value
@@ -76,11 +78,11 @@ class ConventionsList(StatefulModel):
             elif kind is ev.AssistantLeft:
                 st["assistant_fte"] = None
             elif kind is ev.Suspended:
-                st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
+                st["suspended_since"] = e.effective_date.isoformat()
             elif kind is ev.Reactivated:
-                st["status"], st["suspended_since"] = "active", None
+                st["suspended_since"] = None
             elif kind is ev.Terminated:
-                st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
+                st["terminated_on"] = e.effective_date.isoformat()
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         return (
@@ -96,12 +98,6 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _in(column: str, values: Collection[Any], where: list[str], params: list[Any]) -> None:
-    values = sorted(values)
-    where.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0")
-    params.extend(values)
-
-
 def search(
     store: ProjectionStore,
     *,
@@ -109,7 +105,7 @@ def search(
     number: str | None = None,
     rpps: str | None = None,
     name: str | None = None,
-    cpams: Collection[str] | None = None,
+    cpams: Scope = None,
     status: str | None = None,
     option: str | None = None,
     tier: str | None = None,
@@ -139,8 +135,8 @@ def search(
     if name:
         where.append("name_key LIKE ? ESCAPE '\\'")
         params.append(f"%{_like(name_key(name.strip()))}%")
-    if cpams is not None:
-        _in("cpam_code", cpams, where, params)
+    if (in_scope := scope_condition(cpams, "cpam_code", params)) is not None:
+        where.append(in_scope)
     for column, value in (("status", status), ("option", option), ("tier", tier), ("contract_year", contract_year)):
         if value is not None:
             where.append(f"{column} = ?")
@@ -148,8 +144,7 @@ def search(
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     page, per_page = max(page, 1), min(max(per_page, 1), 1000)
     order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, cpam_code, number"
-    with store.reading() as tx:
-        store.resolve(tx, ConventionsList.name, ConventionsList.tables)
+    with store.reading_live(ConventionsList) as tx:
         table = tx.t(CONVENTIONS.name)
         total = tx.fetchall(f"SELECT COUNT(*) FROM {table}{clause}", params)[0][0]
         rows = tx.fetchall(

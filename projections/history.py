@@ -14,9 +14,10 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from domain import events as ev
-from domain.mapping import upcast
+from domain.events import upcast
+from domain.french import dd_mm_yyyy, euros
 from projections.base import Item, ReadModel
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
 
 LINES = Table(
     "hist_events",
@@ -39,12 +40,13 @@ GROUNDS = {
 
 
 def d(day: date | None) -> str:
-    """dd/mm/yyyy (by hand: strftime costs several times more, and history formats ~1.5 dates per event)."""
-    return "?" if day is None else f"{day.day:02d}/{day.month:02d}/{day.year}"
+    """dd/mm/yyyy, ``?`` for a date not recorded."""
+    return "?" if day is None else dd_mm_yyyy(day)
 
 
 def money(amount: Any) -> str:
-    return f"{amount:,.2f} €".replace(",", "\u202f").replace(".", ",")
+    """Euros as the sentences have always written them (an ordinary space before ``€``)."""
+    return euros(amount, before_sign=" ")
 
 
 def _signed(e: ev.Signed) -> str:
@@ -75,6 +77,16 @@ def _instalment(e: ev.InstalmentDue) -> str:
     )
 
 
+def _attainment(e: ev.AttainmentRecorded) -> str:
+    observed = f"{e.observed_patients} patients observés pour un objectif de {e.target_patients}"
+    return f"atteinte de l'année {e.year} : {observed} (initial {e.initial_patients}), soit {e.attainment:.0%}"
+
+
+def _payment(e: ev.PaymentRecorded) -> str:
+    what = "recouvrement" if e.amount < 0 else "paiement"
+    return f"{what} de l'échéance {e.instalment_id} : {money(e.amount)}, référence {e.payment_reference}"
+
+
 def _terminated(e: ev.Terminated) -> str:
     who = "par le médecin" if e.by.value == "doctor" else "par la CPAM"
     letter = f" (courrier du {d(e.letter_date)})" if e.letter_date else ""
@@ -87,20 +99,14 @@ WHAT: dict[type, Callable[[Any], str]] = {
     ev.AssistantLeft: lambda e: "départ de l'assistant",
     ev.TrainingCompleted: lambda e: "formation de l'assistant achevée",
     ev.ObjectiveSet: lambda e: f"objectif fixé à {e.target_patients} patients à partir de l'année {e.from_year}",
-    ev.AttainmentRecorded: lambda e: (
-        f"atteinte de l'année {e.year} : {e.observed_patients} patients observés pour un objectif de "
-        f"{e.target_patients} (initial {e.initial_patients}), soit {e.attainment:.0%}"
-    ),
+    ev.AttainmentRecorded: _attainment,
     ev.YearStarted: lambda e: (
         f"début de l'année de contrat {e.year} (régime {e.regime}, option {e.option.value}, "
         f"montant annuel {money(e.full_amount)})"
     ),
     ev.InstalmentDue: _instalment,
     ev.InstalmentCancelled: lambda e: f"échéance {e.instalment_id} annulée (remplacée par le solde de résiliation)",
-    ev.PaymentRecorded: lambda e: (
-        f"{'recouvrement' if e.amount < 0 else 'paiement'} de l'échéance {e.instalment_id} : "
-        f"{money(e.amount)}, référence {e.payment_reference}"
-    ),
+    ev.PaymentRecorded: _payment,
     ev.Suspended: lambda e: (
         f"suspension ({GROUNDS.get(e.ground.value, e.ground.value)}), accord du médecin du {d(e.agreement_date)}"
     ),
@@ -134,10 +140,7 @@ class History(ReadModel):
     tables = (LINES,)
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
-        rows = [(cid, e.originator_version, e.TOPIC, state) for _, e, cid, state in items]
-        tx.executemany(
-            f"INSERT INTO {tx.t(LINES.name)} (convention_id, version, topic, state) VALUES (?, ?, ?, ?)", rows
-        )
+        tx.insert(LINES, [(cid, e.originator_version, e.TOPIC, state) for _, e, cid, state in items])
 
 
 def decode(convention_id: str, version: int, topic: str, state: str) -> ev.Event:
@@ -158,8 +161,7 @@ def line(e: ev.Event) -> dict[str, Any]:
 
 def timeline(store: ProjectionStore, convention_id: UUID | str) -> list[dict[str, Any]]:
     """The convention's history in order, one French sentence per event."""
-    with store.reading() as tx:
-        store.resolve(tx, History.name, History.tables)
+    with store.reading_live(History) as tx:
         rows = tx.fetchall(
             f"SELECT convention_id, version, topic, state FROM {tx.t(LINES.name)} WHERE convention_id = ? "
             "ORDER BY version",

@@ -4,7 +4,7 @@ and reference; totals per CPAM and month. What finance exports (flat rows, amoun
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -14,7 +14,8 @@ import orjson
 from domain import events as ev
 from domain.events import InstalmentCancelled, InstalmentDue, PaymentRecorded, Signed
 from projections.base import Item, StatefulModel, cents, euros
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
+from projections.scope import Scope, scope_condition
 
 CONVENTIONS = Table(
     "ledger_conventions",
@@ -86,22 +87,18 @@ class Ledger(StatefulModel):
             elif kind is InstalmentCancelled:
                 settled.append((cid, e.instalment_id, cache[cid]["cpam_code"], "cancelled",
                                 e.effective_date.isoformat(), None, None))  # fmt: skip
-        for table, rows in ((INSTALMENTS, due), (SETTLEMENTS, settled)):
-            cols = table.column_names
-            tx.executemany(
-                f"INSERT INTO {tx.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
-            )
+        tx.insert(INSTALMENTS, due)
+        tx.insert(SETTLEMENTS, settled)
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
         return (cid, st["number"], st["cpam_code"], orjson.dumps(st).decode())
 
 
-def _where(cpams: Collection[str] | None, **filters: Any) -> tuple[str, list[Any]]:
-    where, params = [], []
-    if cpams is not None:
-        values = sorted(cpams)
-        where.append(f"i.cpam_code IN ({', '.join('?' * len(values))})" if values else "1 = 0")
-        params += values
+def _where(cpams: Scope, **filters: Any) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if (in_scope := scope_condition(cpams, "i.cpam_code", params)) is not None:
+        where.append(in_scope)
     ops = {"due_from": "i.due_date >= ?", "due_to": "i.due_date <= ?", "year": "i.year = ?",
            "status": "COALESCE(s.status, 'due') = ?", "convention_id": "i.convention_id = ?"}  # fmt: skip
     for key, value in filters.items():
@@ -116,7 +113,7 @@ def _where(cpams: Collection[str] | None, **filters: Any) -> tuple[str, list[Any
 def instalments(
     store: ProjectionStore,
     *,
-    cpams: Collection[str] | None = None,
+    cpams: Scope = None,
     convention_id: UUID | str | None = None,
     year: int | None = None,
     status: str | None = None,
@@ -127,8 +124,7 @@ def instalments(
     clause, params = _where(
         cpams, convention_id=convention_id, year=year, status=status, due_from=due_from, due_to=due_to
     )
-    with store.reading() as tx:
-        store.resolve(tx, Ledger.name, Ledger.tables)
+    with store.reading_live(Ledger) as tx:
         sql = SELECT.format(i=tx.t(INSTALMENTS.name), s=tx.t(SETTLEMENTS.name))
         rows = tx.fetchall(f"{sql}{clause} ORDER BY i.due_date, i.cpam_code, i.number, i.instalment_id", params)
     out = []
@@ -141,12 +137,11 @@ def instalments(
     return out
 
 
-def monthly_totals(store: ProjectionStore, *, cpams: Collection[str] | None = None) -> list[dict[str, Any]]:
+def monthly_totals(store: ProjectionStore, *, cpams: Scope = None) -> list[dict[str, Any]]:
     """Per CPAM and month: due (by due date, cancelled excluded), of which to recover, and paid
     (by payment date), of which recovered. Amounts in euros."""
     clause, params = _where(cpams)
-    with store.reading() as tx:
-        store.resolve(tx, Ledger.name, Ledger.tables)
+    with store.reading_live(Ledger) as tx:
         i, s = tx.t(INSTALMENTS.name), tx.t(SETTLEMENTS.name)
         extra = " AND " if clause else " WHERE "
         due = tx.fetchall(

@@ -10,7 +10,7 @@ when asked, from each convention's stored basis and the rules themselves (``tier
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -34,6 +34,7 @@ from domain.events import (
     Suspended,
     Terminated,
     YearStarted,
+    status_after,
 )  # fmt: skip
 from domain.regimes import tier_amount
 from domain.schedule import PlannedInstalment, plan_year, year_instalment_ids
@@ -41,7 +42,8 @@ from domain.values import Modulation, Option, Tier
 from projections.base import Item, StatefulModel, cents, euros
 from projections.calendar import CONVENTIONS as CALENDAR_CONVENTIONS
 from projections.calendar import Calendar, describe_error
-from projections.store import ProjectionStore, Table, Tx
+from projections.engine.store import ProjectionStore, Table, Tx
+from projections.scope import Scope, scope_condition
 
 CONVENTIONS = Table(
     "pf_conventions",
@@ -112,8 +114,8 @@ class Portfolio(StatefulModel):
             kind = type(e)
             if kind is Signed:
                 self.create(cid, {
-                    "cpam_code": e.cpam_code, "status": "active", "option": e.option.value, "tier": e.tier.value,
-                    "suspended_since": None, "effective_from": e.effective_from.isoformat(),
+                    "cpam_code": e.cpam_code, "status": status_after(kind), "option": e.option.value,
+                    "tier": e.tier.value, "suspended_since": None, "effective_from": e.effective_from.isoformat(),
                     "pause_clock": e.policies.pause_clock, "modulation": e.policies.modulation.value,
                     "grace_days": e.policies.review_grace_days, "options": [], "pauses": [], "hired_on": None,
                     "years": {}, "open": {}, "closed": "", "terminated_on": None,
@@ -140,6 +142,7 @@ class Portfolio(StatefulModel):
                     attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
                 continue
             touched.add(cid)
+            st["status"] = status_after(kind, st["status"])
             if kind is InstalmentDue:
                 amount = cents(e.amount)
                 st["open"][e.instalment_id] = [amount, e.due_date.isoformat()]
@@ -161,19 +164,16 @@ class Portfolio(StatefulModel):
             elif kind is OptionChanged:
                 st["options"].append([e.effective_date.isoformat(), e.option.value])
             elif kind is Suspended:
-                st["status"], st["suspended_since"] = "suspended", e.effective_date.isoformat()
+                st["suspended_since"] = e.effective_date.isoformat()
                 st["pauses"].append([e.effective_date.isoformat(), None])
             elif kind is Reactivated:
-                st["status"], st["suspended_since"] = "active", None
+                st["suspended_since"] = None
                 if st["pauses"]:
                     st["pauses"][-1][1] = e.effective_date.isoformat()
             elif kind is Terminated:
-                st["status"], st["terminated_on"] = "terminated", e.effective_date.isoformat()
+                st["terminated_on"] = e.effective_date.isoformat()
         for table, rows in ((REVIEWS, reviews_due), (HELD, reviews_held), (ATTAINMENTS, attainments)):
-            cols = table.column_names
-            tx.executemany(
-                f"INSERT INTO {tx.t(table.name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
-            )
+            tx.insert(table, rows)
 
     def reset(self, *, empty: bool) -> None:
         super().reset(empty=empty)
@@ -202,18 +202,14 @@ class Portfolio(StatefulModel):
 
 
 # ---------------------------------------------------------------------- queries
-def _scope(cpams: Collection[str] | None, params: list[Any], column: str = "cpam_code") -> str:
-    if cpams is None:
-        return ""
-    values = sorted(cpams)
-    params.extend(values)
-    return f" WHERE {column} IN ({', '.join('?' * len(values))})" if values else " WHERE 1 = 0"
+def _scope(cpams: Scope, params: list[Any], column: str = "cpam_code") -> str:
+    in_scope = scope_condition(cpams, column, params)
+    return "" if in_scope is None else f" WHERE {in_scope}"
 
 
-def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None = None) -> dict[str, Any]:
+def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[str, Any]:
     """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all)."""
-    with store.reading() as tx:
-        store.resolve(tx, Portfolio.name, Portfolio.tables)
+    with store.reading_live(Portfolio) as tx:
         p: list[Any] = []
         scope = _scope(cpams, p)
         counts = tx.fetchall(
@@ -270,7 +266,7 @@ def dashboard(store: ProjectionStore, today: date, cpams: Collection[str] | None
     }  # fmt: skip
 
 
-def _review_counts(tx: Tx, today: date, cpams: Collection[str] | None) -> dict[str, list[int]]:
+def _review_counts(tx: Tx, today: date, cpams: Scope) -> dict[str, list[int]]:
     """Per CPAM: reviews held on time, held late, overdue and pending (not held, deadline to come)."""
     p: list[Any] = []
     scope = _scope(cpams, p)
@@ -298,7 +294,7 @@ def _review_counts(tx: Tx, today: date, cpams: Collection[str] | None) -> dict[s
     return reviews
 
 
-def _attainment_buckets(tx: Tx, cpams: Collection[str] | None) -> list[tuple[Any, ...]]:
+def _attainment_buckets(tx: Tx, cpams: Scope) -> list[tuple[Any, ...]]:
     """(cpam, bucket rank, count) of the attainments of modulated years (from year 3, R4)."""
     p: list[Any] = []
     scope = _scope(cpams, p)
@@ -383,8 +379,7 @@ def _named(store: ProjectionStore, unprocessable: list[dict[str, Any]]) -> list[
     if not unprocessable:
         return unprocessable
     try:
-        with store.reading() as tx:
-            store.resolve(tx, Calendar.name, Calendar.tables)
+        with store.reading_live(Calendar) as tx:
             rows = tx.select_in(CALENDAR_CONVENTIONS, "convention_id", [u["id"] for u in unprocessable],
                                 "convention_id, number")  # fmt: skip
     except LookupError:  # the calendar was never built: ids only

@@ -1,2 +1,2 @@
 """Time: what falls due (reviews, anniversaries, instalments, term), the nightly job that records
-it, the long-running process that runs it once per deployment, and the portfolio simulator."""
+it, and the long-running process that runs it once per deployment."""

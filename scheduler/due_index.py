@@ -39,20 +39,13 @@ class MemoryDueIndex:
         """Apply every convention event recorded since the last call; returns how many."""
         seen = 0
         touched: set[UUID] = set()
-        while True:
-            rows = self.app.recorder.select_notifications(self.position + 1, self.batch, topics=TOPICS)
-            for n in rows:
-                event = self.app.mapper.to_domain_event(n)
-                self.position = n.id
-                if not isinstance(event, ev.Event):
-                    continue
-                self._apply(event)
-                touched.add(event.originator_id)
-                for listener in self.listeners:
-                    listener(event)
-                seen += 1
-            if len(rows) < self.batch:
-                break
+        for position, event in self.app.log_after(self.position, TOPICS, page=self.batch):
+            self.position = position
+            self._apply(event)
+            touched.add(event.originator_id)
+            for listener in self.listeners:
+                listener(event)
+            seen += 1
         for conv_id in touched:
             self._reschedule(conv_id)
         return seen

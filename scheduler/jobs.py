@@ -26,7 +26,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
 from projections.calendar import NightlyFailures, describe_error
-from projections.store import ProjectionStore
+from projections.engine.store import ProjectionStore
 
 FindDue = Callable[[date], Iterable[UUID]]
 """Which conventions have something due on or before a date (must never miss one)."""
@@ -145,7 +145,7 @@ def run_due(
     ids = list(dict.fromkeys([*find_due(today), *sorted(failed_before)]))  # de-duplicated, order kept
     report.seconds_find = time.perf_counter() - t
     report.found = len(ids)
-    first_position = app.recorder.max_notification_id() or 0
+    first_position = app.head()
     for conv_id in ids:
         if should_stop is not None and should_stop():
             report.stopped = True
@@ -197,25 +197,19 @@ def _skip(
 def _number(app: ConventionsApp, conv_id: UUID) -> str | None:
     """The convention's number, read from its first event (best effort: it may be what fails)."""
     try:
-        first = next(iter(app.events.get(conv_id, lte=1)), None)
+        signed = app.signature(conv_id)
     except Exception:  # noqa: BLE001 - only a label for the operator
         return None
-    return getattr(first, "number", None)
+    return None if signed is None else signed.number
 
 
 def _recorded_by_type(app: ConventionsApp, after: int, command_id: str) -> dict[str, int]:
     """Count this run's events by type, reading only the log written since the run began."""
     counts: Counter[str] = Counter()
-    start = after + 1
-    while True:
-        rows = app.recorder.select_notifications(start, 1000, topics=SCHEDULED_TOPICS)
-        for n in rows:
-            event = app.mapper.to_domain_event(n)
-            if getattr(event, "command_id", None) == command_id:
-                counts[type(event).__name__] += 1
-        if len(rows) < 1000:
-            return dict(sorted(counts.items()))
-        start = rows[-1].id + 1
+    for _, event in app.log_after(after, SCHEDULED_TOPICS):
+        if event.command_id == command_id:
+            counts[type(event).__name__] += 1
+    return dict(sorted(counts.items()))
 
 
 def log_report(report: RunReport, **context: Any) -> None:

@@ -49,8 +49,9 @@ def open_app(data_dir: Path | None) -> ConventionsApp:
     return build_app(settings_for(data_dir))
 
 
-def meta(actor: str | None, reason: str, command_id: str | None = None) -> CommandMeta:
-    return CommandMeta(actor=actor or _os_user(), reason=reason, command_id=command_id or "")
+def meta(actor: str | None, command_id: str | None = None) -> CommandMeta:
+    """Who acts (default: the OS user) under which command id; the reason is the command's."""
+    return CommandMeta(actor=actor or _os_user(), command_id=command_id or "")
 
 
 def _os_user() -> str:

@@ -21,7 +21,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
-NNBSP = "\u202f"  # narrow no-break space: thousands separator and before "€" / "%"
+from domain import french
+from domain.french import NNBSP, number
+
 NONE = "—"
 
 LABELS: dict[str, dict[str, str]] = {
@@ -72,15 +74,9 @@ def status_label(status: Any) -> str:
     return label("status", status)
 
 
-def number(value: int | Decimal | str, places: int = 0) -> str:
-    """``1 234`` or, with ``places``, ``0,50``: narrow no-break spaces, decimal comma."""
-    text = f"{Decimal(str(value)):,.{places}f}"
-    return text.replace(",", NNBSP).replace(".", ",")
-
-
 def euros(amount: Decimal | int | str | None) -> str:
-    """``1 206 000,00 €``; a negative amount (to recover) keeps its minus sign."""
-    return NONE if amount is None else f"{number(amount, 2)}{NNBSP}€"
+    """``1 206 000,00 €`` (``domain.french``), a dash when there is no amount."""
+    return NONE if amount is None else french.euros(amount)
 
 
 def percent(fraction: Decimal | str | None) -> str:
@@ -97,7 +93,7 @@ def fr_date(value: date | datetime | str | None) -> str:
         return NONE
     if isinstance(value, str):
         value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
-    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+    return french.dd_mm_yyyy(value)
 
 
 def fr_datetime(value: datetime | str | None) -> str:

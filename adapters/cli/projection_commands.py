@@ -42,177 +42,178 @@ def _progress(label: str, total: int, disable: bool) -> Any:
     return bar, bar.add_task(label, total=max(total, 1))
 
 
-def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per command
-    @app.command()
-    def project(
-        follow: Annotated[
-            bool, typer.Option("--follow", help="Continuer à suivre le journal (Ctrl-C pour arrêter).")
-        ] = False,
-        poll: Annotated[
-            float, typer.Option("--poll", min=0.05, max=1.0, help="Attente entre deux lectures (s).")
-        ] = 0.2,
-        batch_size: Batch = 500,
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """Mettre les vues (read models) à jour depuis le journal des événements, une fois ou en continu."""
-        runner = _runner(data_dir, batch_size)
-        stopping = {"now": False}
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``, in the order ``--help`` lists them."""
+    app.command()(project)
+    app.command()(rebuild)
+    app.command("list")(list_)
+    app.command()(dashboard)
+    app.command()(verify)
 
-        def stop(*_: Any) -> None:
-            stopping["now"] = True
 
-        signal.signal(signal.SIGTERM, stop)
-        started, count = time.perf_counter(), 0
-        try:
-            count = runner.catch_up()
-            if follow:
-                if not as_json:
-                    typer.echo(f"{count} événements appliqués ; suivi du journal (Ctrl-C pour arrêter)…", err=True)
-                runner.follow(poll=poll, stop=lambda: stopping["now"])
-        except KeyboardInterrupt:
-            pass
-        positions = runner.positions()
-        if as_json:
-            print_json({"applied": count, "seconds": round(time.perf_counter() - started, 3), "projections": positions})
-        elif not follow:
-            typer.echo(f"{count} événements appliqués en {time.perf_counter() - started:.2f} s.")
-            for name, p in positions.items():
-                typer.echo(f"  {name:18} position {p['position']} / {p['head']} (génération {p['generation']})")
+def project(
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Continuer à suivre le journal (Ctrl-C pour arrêter).")
+    ] = False,
+    poll: Annotated[float, typer.Option("--poll", min=0.05, max=1.0, help="Attente entre deux lectures (s).")] = 0.2,
+    batch_size: Batch = 500,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Mettre les vues (read models) à jour depuis le journal des événements, une fois ou en continu."""
+    runner = _runner(data_dir, batch_size)
+    stopping = {"now": False}
 
-    @app.command()
-    def rebuild(
-        name: Annotated[str | None, typer.Argument(help="Vue à reconstruire (défaut : toutes).")] = None,
-        batch_size: Batch = 500,
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """Reconstruire une vue (ou toutes) à côté des tables en service, puis basculer d'un coup."""
-        runner = _runner(data_dir, batch_size)
-        try:
-            names = [runner.model(name).name] if name else None
-        except KeyError as error:
-            typer.echo(f"error[unknown_projection]: {error.args[0]}", err=True)
-            raise typer.Exit(1) from None
-        started = time.perf_counter()
-        bar, task = _progress("reconstruction", runner.head(), as_json)
-        with bar:
-            generations = runner.rebuild(names, progress=lambda n, pos: bar.update(task, completed=pos))
-        seconds = time.perf_counter() - started
-        if as_json:
-            print_json({"rebuilt": generations, "seconds": round(seconds, 3), "projections": runner.positions()})
-        else:
-            typer.echo(
-                f"Reconstruit en {seconds:.2f} s : "
-                + ", ".join(f"{n} (génération {g})" for n, g in generations.items())
-            )
+    def stop(*_: Any) -> None:
+        stopping["now"] = True
 
-    @app.command("list")
-    def list_(
-        q: Annotated[str | None, typer.Option("--search", "-q", help="Numéro, RPPS ou nom.")] = None,
-        number: Annotated[str | None, typer.Option("--number")] = None,
-        rpps: Annotated[str | None, typer.Option("--rpps")] = None,
-        name: Annotated[str | None, typer.Option("--name")] = None,
-        cpam: Cpams = None,
-        status: Annotated[
-            str | None, typer.Option("--status", help="active, suspended, terminated (ou actif, suspendu, résilié)")
-        ] = None,
-        option: Annotated[str | None, typer.Option("--option", help="THIRD, HALF, FULL")] = None,
-        tier: Annotated[str | None, typer.Option("--tier", help="BASE, RAISED, MAX")] = None,
-        year: Annotated[int | None, typer.Option("--year", help="Année de contrat.")] = None,
-        sort: Annotated[str, typer.Option("--sort", help=", ".join(conventions_list.SORTS))] = "number",
-        desc: Annotated[bool, typer.Option("--desc")] = False,
-        page: Annotated[int, typer.Option("--page", min=1)] = 1,
-        per_page: Annotated[int, typer.Option("--per-page", min=1, max=1000)] = 50,
-        catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up", help="Rattraper le journal avant.")] = True,
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """Lister les conventions : recherche, filtres, tri et pages."""
-        # Unknown values are refused before anything is read: they used to list nothing, silently.
-        status = choice(status, "--status", [s.value for s in Status], STATUS_WORDS)
-        option = choice(option, "--option", [o.value for o in Option])
-        tier = choice(tier, "--tier", [t.value for t in Tier])
-        sort = choice(sort, "--sort", list(conventions_list.SORTS)) or "number"
-        runner = _runner(data_dir, catch_up=catch_up)
-        result = conventions_list.search(
-            runner.store, q=q, number=number, rpps=rpps, name=name, cpams=set(cpam) if cpam else None,
-            status=status, option=option, tier=tier, contract_year=year, sort=sort, descending=desc, page=page,
-            per_page=per_page,
-        )  # fmt: skip
-        # The API's item shape: "id", then the same keys.
-        result["items"] = [{"id": r.pop("convention_id"), **r} for r in result["items"]]
-        if as_json:
-            print_json(result)
-            return
-        pages = -(-result["total"] // result["per_page"]) or 1
-        t = fmt.table(fmt.key("numéro"), fmt.key("CPAM"), fmt.text("médecin, RPPS"), fmt.key("statut"),
-                      fmt.key("formule"), fmt.num("année"), fmt.key("effet"),
-                      title=f"{result['total']} convention(s) — page {result['page']} sur {pages}")  # fmt: skip
-        for c in result["items"]:
-            doctor = f"{c['doctor_name']}\n{c['rpps']}"
-            t.add_row(c["number"], c["cpam_code"], doctor, fmt.status_label(c["status"]), f"{c['option']} {c['tier']}",
-                      str(c["contract_year"]), fmt.fr_date(c["effective_from"]))  # fmt: skip
-        fmt.console().print(t)
+    signal.signal(signal.SIGTERM, stop)
+    started, count = time.perf_counter(), 0
+    try:
+        count = runner.catch_up()
+        if follow:
+            if not as_json:
+                typer.echo(f"{count} événements appliqués ; suivi du journal (Ctrl-C pour arrêter)…", err=True)
+            runner.follow(poll=poll, stop=lambda: stopping["now"])
+    except KeyboardInterrupt:
+        pass
+    positions = runner.positions()
+    if as_json:
+        print_json({"applied": count, "seconds": round(time.perf_counter() - started, 3), "projections": positions})
+    elif not follow:
+        typer.echo(f"{count} événements appliqués en {time.perf_counter() - started:.2f} s.")
+        for name, p in positions.items():
+            typer.echo(f"  {name:18} position {p['position']} / {p['head']} (génération {p['generation']})")
 
-    @app.command()
-    def dashboard(
-        today: Annotated[
-            datetime | None, typer.Option("--today", formats=DATE_FORMATS, help="Date du tableau.")
-        ] = None,
-        cpam: Cpams = None,
-        catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up")] = True,
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """Tableau de bord du portefeuille : effectifs, ETP, montants, points, atteintes, prévision."""
-        runner = _runner(data_dir, catch_up=catch_up)
-        day = today.date() if today else date.today()
-        dash = portfolio.dashboard(runner.store, day, set(cpam) if cpam else None)
-        if as_json:
-            print_json(dash)
-            return
-        _print_dashboard(dash)
 
-    @app.command()
-    def verify(
-        projections: Annotated[bool, typer.Option("--projections", help="Rejouer tout et comparer aux vues.")] = False,
-        rules: Annotated[
-            bool, typer.Option("--rules", help="Signaler les historiques que les règles actuelles refuseraient.")
-        ] = False,
-        batch_size: Batch = 500,
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """Vérifier les vues (--projections) ou les historiques au regard des règles (--rules)."""
-        if projections == rules:
-            typer.echo(
-                "error[nothing_to_verify]: préciser ce qu'il faut vérifier (--projections ou --rules).", err=True
-            )
-            raise typer.Exit(2)
-        if rules:
-            _verify_rules(data_dir, as_json)
-            return
-        runner = _runner(data_dir, batch_size)
-        bar, task = _progress("vérification", runner.head() * len(runner.models), as_json)
-        done = {"n": 0}
+def rebuild(
+    name: Annotated[str | None, typer.Argument(help="Vue à reconstruire (défaut : toutes).")] = None,
+    batch_size: Batch = 500,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Reconstruire une vue (ou toutes) à côté des tables en service, puis basculer d'un coup."""
+    runner = _runner(data_dir, batch_size)
+    try:
+        names = [runner.model(name).name] if name else None
+    except KeyError as error:
+        typer.echo(f"error[unknown_projection]: {error.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    started = time.perf_counter()
+    bar, task = _progress("reconstruction", runner.head(), as_json)
+    with bar:
+        generations = runner.rebuild(names, progress=lambda n, pos: bar.update(task, completed=pos))
+    seconds = time.perf_counter() - started
+    if as_json:
+        print_json({"rebuilt": generations, "seconds": round(seconds, 3), "projections": runner.positions()})
+    else:
+        typer.echo(
+            f"Reconstruit en {seconds:.2f} s : " + ", ".join(f"{n} (génération {g})" for n, g in generations.items())
+        )
 
-        def advance(n: int, pos: int) -> None:
-            done["n"] += n
-            bar.update(task, completed=done["n"])
 
-        with bar:
-            diffs = runner.verify(progress=advance)
-        if as_json:
-            print_json({"ok": not diffs, "differences": [d.__dict__ for d in diffs]})
-        elif diffs:
-            for d in diffs:
-                typer.echo(f"{d.projection}.{d.table} {d.key}:\n  vue     : {d.live}\n  rejouée : {d.fresh}")
-            typer.echo(f"{len(diffs)} ligne(s) diffèrent.", err=True)
-        else:
-            typer.echo("Vues conformes : un rejeu complet donne exactement les mêmes lignes.")
-        if diffs:
-            raise typer.Exit(1)
+def list_(
+    q: Annotated[str | None, typer.Option("--search", "-q", help="Numéro, RPPS ou nom.")] = None,
+    number: Annotated[str | None, typer.Option("--number")] = None,
+    rpps: Annotated[str | None, typer.Option("--rpps")] = None,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    cpam: Cpams = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="active, suspended, terminated (ou actif, suspendu, résilié)")
+    ] = None,
+    option: Annotated[str | None, typer.Option("--option", help="THIRD, HALF, FULL")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="BASE, RAISED, MAX")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Année de contrat.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help=", ".join(conventions_list.SORTS))] = "number",
+    desc: Annotated[bool, typer.Option("--desc")] = False,
+    page: Annotated[int, typer.Option("--page", min=1)] = 1,
+    per_page: Annotated[int, typer.Option("--per-page", min=1, max=1000)] = 50,
+    catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up", help="Rattraper le journal avant.")] = True,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Lister les conventions : recherche, filtres, tri et pages."""
+    # Unknown values are refused before anything is read: they used to list nothing, silently.
+    status = choice(status, "--status", [s.value for s in Status], STATUS_WORDS)
+    option = choice(option, "--option", [o.value for o in Option])
+    tier = choice(tier, "--tier", [t.value for t in Tier])
+    sort = choice(sort, "--sort", list(conventions_list.SORTS)) or "number"
+    runner = _runner(data_dir, catch_up=catch_up)
+    result = conventions_list.search(
+        runner.store, q=q, number=number, rpps=rpps, name=name, cpams=set(cpam) if cpam else None,
+        status=status, option=option, tier=tier, contract_year=year, sort=sort, descending=desc, page=page,
+        per_page=per_page,
+    )  # fmt: skip
+    # The API's item shape: "id", then the same keys.
+    result["items"] = [{"id": r.pop("convention_id"), **r} for r in result["items"]]
+    if as_json:
+        print_json(result)
+        return
+    pages = -(-result["total"] // result["per_page"]) or 1
+    t = fmt.table(fmt.key("numéro"), fmt.key("CPAM"), fmt.text("médecin, RPPS"), fmt.key("statut"),
+                  fmt.key("formule"), fmt.num("année"), fmt.key("effet"),
+                  title=f"{result['total']} convention(s) — page {result['page']} sur {pages}")  # fmt: skip
+    for c in result["items"]:
+        doctor = f"{c['doctor_name']}\n{c['rpps']}"
+        t.add_row(c["number"], c["cpam_code"], doctor, fmt.status_label(c["status"]), f"{c['option']} {c['tier']}",
+                  str(c["contract_year"]), fmt.fr_date(c["effective_from"]))  # fmt: skip
+    fmt.console().print(t)
+
+
+def dashboard(
+    today: Annotated[datetime | None, typer.Option("--today", formats=DATE_FORMATS, help="Date du tableau.")] = None,
+    cpam: Cpams = None,
+    catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up")] = True,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Tableau de bord du portefeuille : effectifs, ETP, montants, points, atteintes, prévision."""
+    runner = _runner(data_dir, catch_up=catch_up)
+    day = today.date() if today else date.today()
+    dash = portfolio.dashboard(runner.store, day, set(cpam) if cpam else None)
+    if as_json:
+        print_json(dash)
+        return
+    _print_dashboard(dash)
+
+
+def verify(
+    projections: Annotated[bool, typer.Option("--projections", help="Rejouer tout et comparer aux vues.")] = False,
+    rules: Annotated[
+        bool, typer.Option("--rules", help="Signaler les historiques que les règles actuelles refuseraient.")
+    ] = False,
+    batch_size: Batch = 500,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Vérifier les vues (--projections) ou les historiques au regard des règles (--rules)."""
+    if projections == rules:
+        typer.echo("error[nothing_to_verify]: préciser ce qu'il faut vérifier (--projections ou --rules).", err=True)
+        raise typer.Exit(2)
+    if rules:
+        _verify_rules(data_dir, as_json)
+    else:
+        _verify_projections(data_dir, batch_size, as_json)
+
+
+def _verify_projections(data_dir: Any, batch_size: int, as_json: bool) -> None:
+    """Replay the whole log beside the live tables and name every row that differs (exit 1 if any)."""
+    runner = _runner(data_dir, batch_size)
+    bar, task = _progress("vérification", runner.head() * len(runner.models), as_json)
+    done = {"n": 0}
+
+    def advance(n: int, pos: int) -> None:
+        done["n"] += n
+        bar.update(task, completed=done["n"])
+
+    with bar:
+        diffs = runner.verify(progress=advance)
+    _verdict(
+        {"ok": not diffs, "differences": [d.__dict__ for d in diffs]} if as_json else None,
+        [f"{d.projection}.{d.table} {d.key}:\n  vue     : {d.live}\n  rejouée : {d.fresh}" for d in diffs],
+        f"{len(diffs)} ligne(s) diffèrent.",
+        "Vues conformes : un rejeu complet donne exactement les mêmes lignes.",
+    )
 
 
 def _verify_rules(data_dir: Any, as_json: bool) -> None:
@@ -227,16 +228,30 @@ def _verify_rules(data_dir: Any, as_json: bool) -> None:
         for f in audit(events):
             found.append({"id": str(cid), "number": events[0].number, "code": f.code, "message": f.message,
                           "version": f.version})  # fmt: skip
-    if as_json:
-        print_json({"ok": not found, "findings": found})
-    elif found:
-        for f in found:
-            at = f" (version {f['version']})" if f["version"] else ""
-            typer.echo(f"{f['number']} {f['id']}{at} [{f['code']}] {f['message']}")
-        typer.echo(f"{len(found)} écart(s) aux règles.", err=True)
+    lines = []
+    for f in found:
+        at = f" (version {f['version']})" if f["version"] else ""
+        lines.append(f"{f['number']} {f['id']}{at} [{f['code']}] {f['message']}")
+    _verdict(
+        {"ok": not found, "findings": found} if as_json else None,
+        lines,
+        f"{len(found)} écart(s) aux règles.",
+        "Historiques conformes aux règles en vigueur.",
+    )
+
+
+def _verdict(document: dict[str, Any] | None, findings: list[str], count: str, all_clear: str) -> None:
+    """How both verifications answer: the JSON ``document`` when there is one (``--json``), else one
+    line per finding and their ``count`` on stderr, or the all-clear; exit 1 whenever something was found."""
+    if document is not None:
+        print_json(document)
+    elif findings:
+        for line in findings:
+            typer.echo(line)
+        typer.echo(count, err=True)
     else:
-        typer.echo("Historiques conformes aux règles en vigueur.")
-    if found:
+        typer.echo(all_clear)
+    if findings:
         raise typer.Exit(1)
 
 

@@ -19,112 +19,109 @@ def _date(name: str, help_: str) -> typer.models.OptionInfo:
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add this module's commands to ``app``, in the order ``--help`` lists them."""
+    app.command("scheduler")(scheduler_)
+    app.command()(simulate)
+    app.command()(due)
 
-    @app.command("scheduler")
-    def scheduler_(
-        at: Annotated[
-            str, typer.Option("--at", help="Heure du passage nocturne (HH:MM, fuseau des réglages).")
-        ] = "02:30",
-        poll: Annotated[float, typer.Option("--poll", help="Secondes entre deux essais du verrou en attente.")] = 30.0,
-        once: Annotated[bool, typer.Option("--once", help="Un seul passage de rattrapage, puis sortie.")] = False,
-        today: Annotated[datetime | None, _date("--today", "Date du jour imposée (démonstration, tests).")] = None,
-        data_dir: DataDir = None,
-    ) -> None:
-        """Long-running scheduler: catch up at start-up, then every night; one per deployment."""
-        from scheduler.process import SchedulerProcess
 
-        settings = settings_for(data_dir)
-        configure_logging(settings.log_format, settings.log_level)
-        fixed = today.date() if today else None
-        process = SchedulerProcess(
-            lambda: build_nightly_job(settings), build_scheduler_lock(settings), lazy=True,
-            timezone=settings.timezone, at=at, poll_seconds=poll, today=(lambda: fixed) if fixed else None,
-        )  # fmt: skip
-        raise typer.Exit(process.serve(once=once))
+def scheduler_(
+    at: Annotated[str, typer.Option("--at", help="Heure du passage nocturne (HH:MM, fuseau des réglages).")] = "02:30",
+    poll: Annotated[float, typer.Option("--poll", help="Secondes entre deux essais du verrou en attente.")] = 30.0,
+    once: Annotated[bool, typer.Option("--once", help="Un seul passage de rattrapage, puis sortie.")] = False,
+    today: Annotated[datetime | None, _date("--today", "Date du jour imposée (démonstration, tests).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Long-running scheduler: catch up at start-up, then every night; one per deployment."""
+    from scheduler.process import SchedulerProcess
 
-    @app.command()
-    def simulate(
-        from_: Annotated[datetime, _date("--from", "Premier jour simulé.")],
-        to: Annotated[datetime, _date("--to", "Dernier jour simulé.")],
-        conventions: Annotated[int, typer.Option("--conventions", help="Conventions à signer.")] = 200,
-        seed: Annotated[int, typer.Option("--seed", help="Graine : même graine, même portefeuille.")] = 1,
-        actor: Annotated[str, typer.Option("--actor", help="Auteur des actions d'opérateur simulées.")] = "simulateur",
-        reason: Annotated[str, typer.Option("--reason", help="Motif (suivi du nom de l'action).")] = "simulation",
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """Build (or extend) a realistic portfolio and let virtual time run day by day."""
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    settings = settings_for(data_dir)
+    configure_logging(settings.log_format, settings.log_level)
+    fixed = today.date() if today else None
+    process = SchedulerProcess(
+        lambda: build_nightly_job(settings), build_scheduler_lock(settings), lazy=True,
+        timezone=settings.timezone, at=at, poll_seconds=poll, today=(lambda: fixed) if fixed else None,
+    )  # fmt: skip
+    raise typer.Exit(process.serve(once=once))
 
-        from scheduler.simulation import Simulator
 
-        settings = settings_for(data_dir)
-        configure_logging(
-            settings.log_format, "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level
-        )
-        start, end = from_.date(), to.date()
-        if end < start:
-            typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
-            raise typer.Exit(1)
-        app_ = build_app(settings)
-        read_models = build_projections(settings, app_)
-        # What the store holds before: the report counts commands the simulator ran, and on a re-run
-        # every command is a retry that returns its first result; only the log says what is new.
-        head, conventions_before = read_models.head(), _count(app_.convention_ids())
-        sim = Simulator(app_, seed=seed, start=start, end=end, conventions=conventions, actor=actor, reason=reason,
-                        read_models=read_models.catch_up)  # fmt: skip
-        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn())
-        with Progress(*columns, disable=as_json, transient=False) as progress:
-            task = progress.add_task("simulation", total=(end - start).days + 1, day="")
-            report = sim.run(progress=lambda day: progress.update(task, advance=1, day=day.isoformat()))
-        data = report.as_dict()
-        data["recorded"] = {
-            "events": read_models.head() - head,
-            "conventions": _count(app_.convention_ids()) - conventions_before,
-        }
-        if as_json:
-            print_json(data)
-            return
-        for line in simulation_summary(data):
-            typer.echo(line)
+def simulate(
+    from_: Annotated[datetime, _date("--from", "Premier jour simulé.")],
+    to: Annotated[datetime, _date("--to", "Dernier jour simulé.")],
+    conventions: Annotated[int, typer.Option("--conventions", help="Conventions à signer.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Graine : même graine, même portefeuille.")] = 1,
+    actor: Annotated[str, typer.Option("--actor", help="Auteur des actions d'opérateur simulées.")] = "simulateur",
+    reason: Annotated[str, typer.Option("--reason", help="Motif (suivi du nom de l'action).")] = "simulation",
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Build (or extend) a realistic portfolio and let virtual time run day by day."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    @app.command()
-    def due(
-        today: Annotated[
-            datetime | None, _date("--today", "Date du jour (défaut : aujourd'hui, fuseau local).")
-        ] = None,
-        cpam: Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")] = None,
-        data_dir: DataDir = None,
-        as_json: Json = False,
-    ) -> None:
-        """The operators' work queue: what fell due and the alerts to act on (calendar read model).
+    from adapters.simulation import Simulator
 
-        Overdue items first, then by date: reviews to hold, attainment figures missing, no
-        assistant 3 months after the effective date, training deadlines (60 days ahead, passed).
-        """
-        from zoneinfo import ZoneInfo
+    settings = settings_for(data_dir)
+    configure_logging(settings.log_format, "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
+    start, end = from_.date(), to.date()
+    if end < start:
+        typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
+        raise typer.Exit(1)
+    app_ = build_app(settings)
+    read_models = build_projections(settings, app_)
+    # What the store holds before: the report counts commands the simulator ran, and on a re-run
+    # every command is a retry that returns its first result; only the log says what is new.
+    head, conventions_before = read_models.head(), _count(app_.convention_ids())
+    sim = Simulator(app_, seed=seed, start=start, end=end, conventions=conventions, actor=actor, reason=reason,
+                    read_models=read_models.catch_up)  # fmt: skip
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn())
+    with Progress(*columns, disable=as_json, transient=False) as progress:
+        task = progress.add_task("simulation", total=(end - start).days + 1, day="")
+        report = sim.run(progress=lambda day: progress.update(task, advance=1, day=day.isoformat()))
+    data = report.as_dict()
+    data["recorded"] = {
+        "events": read_models.head() - head,
+        "conventions": _count(app_.convention_ids()) - conventions_before,
+    }
+    if as_json:
+        print_json(data)
+        return
+    for line in simulation_summary(data):
+        typer.echo(line)
 
-        from projections.calendar import work_queue
 
-        settings = settings_for(data_dir)
-        day = today.date() if today else datetime.now(ZoneInfo(settings.timezone)).date()
-        runner = build_projections(settings)
-        runner.catch_up()  # a fresh answer
-        items = work_queue(runner.store, day, set(cpam) if cpam else None)
-        if as_json:
-            print_json({"today": day, "count": len(items), "items": items})
-            return
-        t = fmt.table(fmt.key("date"), fmt.key("CPAM"), fmt.key("convention"), fmt.text("quoi"), fmt.text("détail"),
-                      title=f"À traiter au {fmt.fr_date(day)}")  # fmt: skip
-        for item in items:
-            prefix = f"Convention {item['number']} (CPAM {item['cpam']}) : "  # already in the row's columns
-            message = item["message"].removeprefix(prefix)
-            when = fmt.fr_date(item["date"]) + ("\nen retard" if item["overdue"] else "")
-            t.add_row(when, item["cpam"], item["number"], fmt.label("alert", item["kind"]), message)
-        fmt.console().print(t)
-        overdue = sum(1 for i in items if i["overdue"])
-        typer.echo(f"{len(items)} élément(s) à traiter, dont {overdue} en retard.")
+def due(
+    today: Annotated[datetime | None, _date("--today", "Date du jour (défaut : aujourd'hui, fuseau local).")] = None,
+    cpam: Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (répétable).")] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """The operators' work queue: what fell due and the alerts to act on (calendar read model).
+
+    Overdue items first, then by date: reviews to hold, attainment figures missing, no
+    assistant 3 months after the effective date, training deadlines (60 days ahead, passed).
+    """
+    from zoneinfo import ZoneInfo
+
+    from projections.calendar import work_queue
+
+    settings = settings_for(data_dir)
+    day = today.date() if today else datetime.now(ZoneInfo(settings.timezone)).date()
+    runner = build_projections(settings)
+    runner.catch_up()  # a fresh answer
+    items = work_queue(runner.store, day, set(cpam) if cpam else None)
+    if as_json:
+        print_json({"today": day, "count": len(items), "items": items})
+        return
+    t = fmt.table(fmt.key("date"), fmt.key("CPAM"), fmt.key("convention"), fmt.text("quoi"), fmt.text("détail"),
+                  title=f"À traiter au {fmt.fr_date(day)}")  # fmt: skip
+    for item in items:
+        prefix = f"Convention {item['number']} (CPAM {item['cpam']}) : "  # already in the row's columns
+        message = item["message"].removeprefix(prefix)
+        when = fmt.fr_date(item["date"]) + ("\nen retard" if item["overdue"] else "")
+        t.add_row(when, item["cpam"], item["number"], fmt.label("alert", item["kind"]), message)
+    fmt.console().print(t)
+    overdue = sum(1 for i in items if i["overdue"])
+    typer.echo(f"{len(items)} élément(s) à traiter, dont {overdue} en retard.")
 
 
 def _count(items: Iterable[object]) -> int:

@@ -1,4 +1,5 @@
-"""The FastAPI application: ``create_app(settings, clock)`` wires the routes to one configuration.
+"""The FastAPI application: ``create_app(settings, clock)`` puts the routes, error handlers and
+middleware around the services the composition root builds for one configuration.
 
 ``create_app_from_env`` is the import-string factory uvicorn uses when it runs several workers:
 each worker process builds its own application from the ``CONVENTIONS_`` environment.
@@ -23,18 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.composition import build_app, build_clock, build_projections
+from adapters.composition import build_services
 from adapters.http import errors
-from adapters.http.auth import ScopeGuard
 from adapters.http.errors import PROBLEM_JSON
-from adapters.http.read_models import ProjectionReadModels
 from adapters.http.routes_conventions import router as conventions_router
 from adapters.http.routes_ops import router as ops_router
 from adapters.http.routes_reports import router as reports_router
 from adapters.http.services import Services
 from adapters.settings import Settings
-from adapters.users import UserStore, build_user_store
-from domain.application import ConventionsApp
 
 DESCRIPTION = """\
 API du back office des conventions d'aide à l'emploi d'assistant médical (CPAM).
@@ -196,30 +193,13 @@ def _without_body(send: Send) -> Send:
     return head
 
 
-def build_read_models(app: ConventionsApp, settings: Settings) -> ProjectionReadModels:
-    """The projections' queries, on this deployment's projection store."""
-    return ProjectionReadModels(build_projections(settings, app))
-
-
 def create_app(
-    settings: Settings | None = None,
-    clock: Callable[[], date] | None = None,
-    *,
-    conventions: ConventionsApp | None = None,
-    users: UserStore | None = None,
-    read_models: ProjectionReadModels | None = None,
+    settings: Settings | None = None, clock: Callable[[], date] | None = None, *, services: Services | None = None
 ) -> FastAPI:
+    """The API on one configuration: routes, error handlers and middleware around the services the
+    composition root builds (``build_services``), or around the ``services`` given."""
     settings = settings or Settings()
-    clock = clock or build_clock(settings)
-    conventions = conventions or build_app(settings, clock)
-    svc = Services(
-        app=conventions,
-        users=users or build_user_store(settings),
-        scope=ScopeGuard(conventions),
-        read_models=read_models or build_read_models(conventions, settings),
-        clock=clock,
-        ready_max_lag=settings.ready_max_lag,
-    )
+    svc = services or build_services(settings, clock)
     api = FastAPI(
         title="CPAM conventions — assistant médical",
         version="1.0.0",

@@ -15,7 +15,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.http.errors import ApiError
 from adapters.users import Permission, User
-from domain import events as ev
 from domain.application import ConventionsApp
 from domain.errors import NotFound
 
@@ -68,13 +67,13 @@ class ScopeGuard:
     def cpam_of(self, conv_id: UUID) -> str | None:
         if (code := self._cpams.get(conv_id)) is not None:
             return code
-        first = next(iter(self.app.events.get(conv_id, limit=1)), None)
-        if not isinstance(first, ev.Signed):
+        code = self.app.cpam_of(conv_id)
+        if code is None:
             return None
         if len(self._cpams) >= self._cache_size:
             self._cpams.clear()
-        self._cpams[conv_id] = first.cpam_code
-        return first.cpam_code
+        self._cpams[conv_id] = code
+        return code
 
     def check(self, user: User, conv_id: UUID) -> str:
         """The convention's CPAM, or the unknown-convention 404 when the caller may not see it."""

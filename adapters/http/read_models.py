@@ -19,41 +19,38 @@ from typing import Any
 from uuid import UUID
 
 from projections import calendar, conventions_list, history, ledger, portfolio
-from projections.runner import Runner
+from projections.engine.runner import Runner
+from projections.scope import narrow
 
 Scope = frozenset[str] | None
 INLINE_CATCH_UP = 5_000  # events: beyond, the runner process catches up, reads may be stale
 
 
 @dataclass(frozen=True)
-class ListQuery:
-    q: str | None = None
+class PagedQuery:
+    """What the list and the ledger both take: one CPAM (within the caller's), a status, a page."""
+
     cpam: str | None = None
     status: str | None = None
-    option: str | None = None
-    tier: str | None = None
-    contract_year: int | None = None
-    sort: str = "number"
     page: int = 1
     per_page: int = 50
 
 
 @dataclass(frozen=True)
-class LedgerQuery:
-    cpam: str | None = None
-    status: str | None = None
+class ListQuery(PagedQuery):
+    q: str | None = None
+    option: str | None = None
+    tier: str | None = None
+    contract_year: int | None = None
+    sort: str = "number"
+
+
+@dataclass(frozen=True)
+class LedgerQuery(PagedQuery):
     year: int | None = None
     due_from: date | None = None
     due_to: date | None = None
-    page: int = 1
     per_page: int = 100
-
-
-def narrow(scope: Scope, cpam: str | None) -> Scope:
-    """The caller's CPAMs, narrowed to the one asked for (empty when it is out of scope)."""
-    if cpam is None:
-        return scope
-    return frozenset({cpam}) if scope is None or cpam in scope else frozenset()
 
 
 def page_of(rows: list[Any], page: int, per_page: int) -> list[Any]:
@@ -101,9 +98,8 @@ class ProjectionReadModels:
         if position <= 0:
             return None
         if self._as_of[0] != position:
-            app = self.runner.app
-            rows = app.recorder.select_notifications(position, 1, stop=position)
-            at = getattr(app.mapper.to_domain_event(rows[0]), "timestamp", None) if rows else None
+            rows = self.runner.app.read_log(position - 1, 1, until=position)
+            at = getattr(rows[0][1], "timestamp", None) if rows else None
             self._as_of = (position, at)
         return self._as_of[1]
 
@@ -147,7 +143,7 @@ class ProjectionReadModels:
     def work_queue(self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int) -> dict[str, Any]:
         with self._lock:
             freshness = self._fresh()
-            items = calendar.work_queue(self.store, today, None if scope is None else set(scope))
+            items = calendar.work_queue(self.store, today, scope)
         items = [
             {"convention_id": str(i["convention_id"]), "number": i["number"], "cpam_code": i["cpam"],
              "kind": i["kind"], "date": i["date"], "overdue": i["overdue"], "message": i["message"]}

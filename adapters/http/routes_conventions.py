@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from annotated_types import Interval
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import require
@@ -15,29 +15,16 @@ from adapters.http.errors import ApiError
 from adapters.http.read_models import ListQuery
 from adapters.http.schemas import (
     QUERY_INT,
-    AmendmentRequest,
-    AttainmentRequest,
+    REQUEST_BODIES,
     CommandResult,
     ConventionList,
     ConventionState,
     Day,
-    DepartureRequest,
-    HireRequest,
     History,
     Instalments,
-    ObjectiveRequest,
-    PaymentRequest,
     Problem,
-    ReactivationRequest,
-    ReplacementRequest,
-    ReviewRequest,
-    SecretaryRequest,
-    SignRequest,
-    SuspensionRequest,
-    TerminationRequest,
     Text,
     Timeline,
-    TrainingRequest,
 )
 from adapters.http.services import (
     FRESHNESS_HEADERS,
@@ -50,9 +37,9 @@ from adapters.http.services import (
     services,
 )
 from adapters.users import Permission, User
-from domain.convention import CommandMeta
-from domain.values import Option, Policies, Status, Tier
-from domain.views import convention_view, event_view
+from domain.commands import COMMANDS, Command, Sign
+from domain.values import Option, Status, Tier
+from domain.views import convention_view, event_view, read_day
 
 router = APIRouter(tags=["conventions"])
 
@@ -74,14 +61,6 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     },
 }
 ETAG_HEADER = {"ETag": {"description": 'La version de la convention, ex. "4".', "schema": {"type": "string"}}}
-
-
-def _command_doc(summary: str) -> dict[str, Any]:
-    return {
-        "summary": summary,
-        "response_model": CommandResult,
-        "responses": {200: {"headers": ETAG_HEADER}, **COMMAND_ERRORS},
-    }
 
 
 # ----------------------------------------------------------------------------- reads
@@ -135,8 +114,8 @@ def get_convention(
         raise ApiError(422, "as_of_or_version", "Donner as_of ou version, pas les deux.", "as_of")
     svc.scope.check(user, convention_id)
     conv = svc.app.get(convention_id, version=version, as_of=as_of)
-    today = as_of or (svc.clock() if version is None else None)
-    view = ConventionState.model_validate(convention_view(conv, today)).dump()
+    view = ConventionState.model_validate(convention_view(conv, read_day(svc.clock(), as_of=as_of, version=version)))
+    view = view.dump()
     return JSONResponse(view, headers={"ETag": etag(conv.version)})
 
 
@@ -192,6 +171,9 @@ def get_instalments(
 
 
 # ----------------------------------------------------------------------------- signature
+SignBody = REQUEST_BODIES[Sign]
+
+
 @router.post(
     "/conventions",
     status_code=201,
@@ -200,119 +182,38 @@ def get_instalments(
         201: {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
         **{k: v for k, v in COMMAND_ERRORS.items() if k != 404},
     },
-    summary="Signer une convention",
+    summary=Sign.label,
 )
-def sign(body: SignRequest, request: Request, ctx: CommandContext = Depends(command_context)) -> JSONResponse:
+def sign(body: SignBody, ctx: CommandContext = Depends(command_context)) -> JSONResponse:  # type: ignore[valid-type]
     ctx.expected_version  # noqa: B018 - an unusable If-Match is a 412, after the body's 422
     if not ctx.user.sees(body.cpam_code):
         raise ApiError(403, "cpam_not_allowed", f"Vous n'êtes pas habilité pour la CPAM {body.cpam_code}.")
-    fields = body.model_dump(exclude={"reason", "policies"})
-    policies = Policies(**body.policies.model_dump()) if body.policies else None
-    meta: CommandMeta = ctx.meta(body.reason or "signature")
-    result = ctx.services.app.sign(meta, policies=policies, **fields)  # refusals name no other CPAM's contract
+    result = ctx.services.app.handle(body.with_default_reason(), ctx.meta())  # names no other CPAM's contract
     return command_response(result, 201, location=f"/conventions/{result['id']}")
 
 
 # ----------------------------------------------------------------------------- commands
-@router.post("/conventions/{convention_id}/hires", **_command_doc("Embauche de l'assistant"))
-def hire(convention_id: ConventionId, body: HireRequest, ctx: CommandContext = Depends(command_context)) -> Any:
-    return ctx.run(convention_id, body.reason or "embauche", lambda app, m, v: app.hire(
-        convention_id, m, hired_on=body.hired_on, fte=body.fte, profile=body.profile,
-        employer_siret=body.employer_siret, was_practice_secretary=body.was_practice_secretary,
-        expected_version=v))  # fmt: skip
+def _command_route(command: type[Command]) -> None:
+    """``POST /conventions/{id}/<resource>``: the body is the command model, the rest is shared."""
+    body_type = REQUEST_BODIES[command]
+
+    def endpoint(convention_id: UUID, body: Command, ctx: CommandContext) -> JSONResponse:
+        return ctx.run(convention_id, body)
+
+    endpoint.__name__ = endpoint.__qualname__ = command.intention
+    endpoint.__annotations__ = {
+        "convention_id": ConventionId, "body": body_type,
+        "ctx": Annotated[CommandContext, Depends(command_context)], "return": JSONResponse,
+    }  # fmt: skip
+    router.post(
+        f"/conventions/{{convention_id}}/{command.resource}",
+        summary=command.label,
+        description=command.__doc__,
+        response_model=CommandResult,
+        responses={200: {"headers": ETAG_HEADER}, **COMMAND_ERRORS},
+    )(endpoint)
 
 
-@router.post("/conventions/{convention_id}/secretaries", **_command_doc("Nouvelle secrétaire du cabinet (R28)"))
-def secretary(
-    convention_id: ConventionId, body: SecretaryRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "nouvelle secrétaire", lambda app, m, v: app.declare_secretary_hired(
-        convention_id, m, hired_on=body.hired_on, expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/replacements", **_command_doc("Remplacement de l'assistant"))
-def replace_assistant(
-    convention_id: ConventionId, body: ReplacementRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "remplacement de l'assistant", lambda app, m, v: app.replace_assistant(
-        convention_id, m, on=body.on, fte=body.fte, profile=body.profile, employer_siret=body.employer_siret,
-        expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/departures", **_command_doc("Départ de l'assistant"))
-def departure(
-    convention_id: ConventionId, body: DepartureRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "départ", lambda app, m, v: app.assistant_left(
-        convention_id, m, left_on=body.left_on, expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/trainings", **_command_doc("Formation de l'assistant achevée"))
-def training(convention_id: ConventionId, body: TrainingRequest, ctx: CommandContext = Depends(command_context)) -> Any:
-    return ctx.run(convention_id, body.reason or "formation achevée", lambda app, m, v: app.complete_training(
-        convention_id, m, completed_on=body.completed_on, expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/objectives", **_command_doc("Objectif de patientèle"))
-def objective(
-    convention_id: ConventionId, body: ObjectiveRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "objectif", lambda app, m, v: app.set_objective(
-        convention_id, m, from_year=body.from_year, target_patients=body.target_patients, on=body.on,
-        expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/attainments", **_command_doc("Atteinte des objectifs d'une année"))
-def attainment(
-    convention_id: ConventionId, body: AttainmentRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "atteinte des objectifs", lambda app, m, v: app.record_attainment(
-        convention_id, m, year=body.year, observed_patients=body.observed_patients, on=body.on,
-        expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/payments", **_command_doc("Paiement d'une échéance (une seule fois)"))
-def payment(convention_id: ConventionId, body: PaymentRequest, ctx: CommandContext = Depends(command_context)) -> Any:
-    return ctx.run(convention_id, body.reason or "paiement", lambda app, m, v: app.record_payment(
-        convention_id, m, instalment=body.instalment, paid_on=body.paid_on, reference=body.reference,
-        expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/suspensions", **_command_doc("Suspension (avenant)"))
-def suspension(
-    convention_id: ConventionId, body: SuspensionRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "suspension", lambda app, m, v: app.suspend(
-        convention_id, m, from_date=body.from_date, ground=body.ground, agreement_date=body.agreement_date,
-        expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/reactivations", **_command_doc("Réactivation (avenant)"))
-def reactivation(
-    convention_id: ConventionId, body: ReactivationRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "réactivation", lambda app, m, v: app.reactivate(
-        convention_id, m, from_date=body.from_date, expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/reviews", **_command_doc("Point semestriel tenu"))
-def review(convention_id: ConventionId, body: ReviewRequest, ctx: CommandContext = Depends(command_context)) -> Any:
-    return ctx.run(convention_id, body.reason or "point semestriel", lambda app, m, v: app.hold_review(
-        convention_id, m, held_on=body.held_on, notes=body.notes, expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/amendments", **_command_doc("Avenant : changement d'option"))
-def amendment(
-    convention_id: ConventionId, body: AmendmentRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "avenant : changement d'option", lambda app, m, v: app.change_option(
-        convention_id, m, option=body.option, from_date=body.from_date, expected_version=v))  # fmt: skip
-
-
-@router.post("/conventions/{convention_id}/terminations", **_command_doc("Résiliation (solde pro rata)"))
-def termination(
-    convention_id: ConventionId, body: TerminationRequest, ctx: CommandContext = Depends(command_context)
-) -> Any:
-    return ctx.run(convention_id, body.reason or "résiliation", lambda app, m, v: app.terminate(
-        convention_id, m, on=body.on, by=body.by, ground=body.ground, letter_date=body.letter_date,
-        expected_version=v))  # fmt: skip
+for _command in COMMANDS:
+    if _command is not Sign:
+        _command_route(_command)

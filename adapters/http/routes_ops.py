@@ -32,7 +32,7 @@ def ready(svc: Services = Depends(services)) -> JSONResponse:
     """Ready when the store answers and the read models are at most ``ready_max_lag`` events behind:
     a process whose lists would be far behind the log is taken out of the load balancer."""
     try:
-        last = svc.app.recorder.max_notification_id()
+        last = svc.app.head() or None  # null while the log is empty
         svc.users.ping()
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         body = Ready(status="not_ready", store=f"unreachable: {type(error).__name__}")

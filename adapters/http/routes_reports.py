@@ -21,12 +21,13 @@ from domain.values import Modulation, Option, Tier
 router = APIRouter(tags=["portfolio"])
 REPORT_ERRORS = {k: v for k, v in READ_ERRORS.items() if k != 404}
 FRESH_REPORT = {200: {"headers": FRESHNESS_HEADERS}, **REPORT_ERRORS}
+Page = Annotated[int, Interval(ge=1, le=100_000), QUERY_INT, Query()]
+PerPage = Annotated[int, Interval(ge=1, le=1000), QUERY_INT, Query()]  # the reports' pages: up to 1000 rows
+Reports = Annotated[User, Depends(require(Permission.REPORTS))]
 
 
 @router.get("/dashboard", response_model=Dashboard, responses=FRESH_REPORT, summary="Tableau de bord du portefeuille")
-def dashboard(
-    response: Response, user: User = Depends(require(Permission.REPORTS)), svc: Services = Depends(services)
-) -> dict[str, Any]:
+def dashboard(response: Response, user: Reports, svc: Services = Depends(services)) -> dict[str, Any]:
     return fresh(response, svc.read_models.dashboard(user.scope(), svc.clock()))
 
 
@@ -38,9 +39,10 @@ def ledger(
     year: Annotated[int | None, Interval(ge=1, le=100), QUERY_INT, Query(description="Année de contrat.")] = None,
     due_from: Day | None = None,
     due_to: Day | None = None,
-    page: Annotated[int, Interval(ge=1, le=100_000), QUERY_INT, Query()] = 1,
-    per_page: Annotated[int, Interval(ge=1, le=1000), QUERY_INT, Query()] = 100,
-    user: User = Depends(require(Permission.REPORTS)),
+    page: Page = 1,
+    per_page: PerPage = 100,
+    *,
+    user: Reports,
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     query = LedgerQuery(
@@ -53,9 +55,10 @@ def ledger(
 def work_queue(
     response: Response,
     overdue_only: Annotated[QueryBool, Query(description="true : seulement ce qui est en retard.")] = False,
-    page: Annotated[int, Interval(ge=1, le=100_000), QUERY_INT, Query()] = 1,
-    per_page: Annotated[int, Interval(ge=1, le=1000), QUERY_INT, Query()] = 100,
-    user: User = Depends(require(Permission.REPORTS)),
+    page: Page = 1,
+    per_page: PerPage = 100,
+    *,
+    user: Reports,
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     """What operators must do, overdue first (reviews, attainments, balances, training, end of term)."""

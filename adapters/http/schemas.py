@@ -1,12 +1,10 @@
 """Request and response bodies of the HTTP API: pydantic models with examples.
 
-JSON types are strict: an integer field takes a JSON integer (not ``"12"``, ``12.0`` or ``true``), a
-boolean a JSON boolean, a date a ``"YYYY-MM-DD"`` string only (not a number, which lax parsing would
-read as seconds since 1970); amounts taken as input (``fte``) are a JSON number or a plain decimal
-string (``0.5`` or ``"0.5"``). Dates are bounded (1950-2199) so no client input can overflow the
-calendar rules; amounts answered are decimal strings with two places ("38000.00"); free text
-refuses NUL and lone surrogates, which no store could keep. Every bound here is a 422 naming the
-field, never a 500.
+A command's body is its command model (``domain.commands``), whose types (``domain.fields``) are
+strict the way JSON must be: an integer is a JSON integer (not ``"12"``, ``12.0`` or ``true``), a date
+a ``"YYYY-MM-DD"`` string, dates bounded 1950-2199, free text storable. Query parameters are as
+strict. Amounts answered are decimal strings with two places ("38000.00"). Every bound is a 422
+naming the field, never a 500.
 """
 
 from __future__ import annotations
@@ -16,59 +14,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-from domain.values import SPECIALTIES, Modulation, Option, Profile, SuspensionGround, TerminatedBy, Tier
+from domain.commands import COMMANDS, Command
+from domain.fields import DECIMAL_IN, Day, Text
+from domain.values import Option, Tier
 
-MIN_DAY = date(1950, 1, 1)
-MAX_DAY = date(2199, 12, 31)
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DECIMAL = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,12})?")
+__all__ = ["DECIMAL_IN", "QUERY_INT", "Day", "QueryBool", "Text"]
+
 _QUERY_INT = re.compile(r"-?[0-9]{1,12}")
-
-
-def _kind(value: Any) -> str:
-    """How a JSON value is named in messages."""
-    return {bool: "un booléen", int: "un entier", float: "un nombre", str: "une chaîne", type(None): "null"}.get(
-        type(value), "un objet ou une liste"
-    )
-
-
-def _iso_day(value: Any) -> Any:
-    """Only ``YYYY-MM-DD``: a number (``0``, read as 1970-01-01) or a date-time is refused."""
-    if (isinstance(value, date) and not isinstance(value, datetime)) or (
-        isinstance(value, str) and _ISO_DAY.fullmatch(value)
-    ):
-        return value
-    raise PydanticCustomError("date_type", "Date attendue au format AAAA-MM-JJ, reçu {kind}.", {"kind": _kind(value)})
-
-
-def _day_in_range(value: date) -> date:
-    if not MIN_DAY <= value <= MAX_DAY:
-        raise ValueError(f"date hors limites ({MIN_DAY.isoformat()} .. {MAX_DAY.isoformat()})")
-    return value
-
-
-def _json_int(value: Any) -> Any:
-    if type(value) is int:
-        return value
-    raise PydanticCustomError("int_type", "Entier JSON attendu (ex. 12), reçu {kind}.", {"kind": _kind(value)})
-
-
-def _decimal_in(value: Any) -> Any:
-    """A JSON number or a plain decimal string (``"0.5"``): no boolean, exponent, sign or blank."""
-    if (
-        type(value) in (int, float)
-        or isinstance(value, Decimal)
-        or (isinstance(value, str) and _DECIMAL.fullmatch(value))
-    ):
-        return value
-    raise PydanticCustomError(
-        "decimal_type",
-        'Nombre JSON ou chaîne décimale attendu (ex. 0.5 ou "0.5"), reçu {kind}.',
-        {"kind": _kind(value)},
-    )
 
 
 def _query_int(value: Any) -> Any:
@@ -86,67 +41,13 @@ def _query_bool(value: Any) -> Any:
     raise PydanticCustomError("bool_type", "Booléen attendu : true ou false.")
 
 
-def _storable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("caractère NUL interdit")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("texte non représentable en UTF-8") from None
-    return value
-
-
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
 QUERY_INT = BeforeValidator(_query_int)
-DECIMAL_IN = BeforeValidator(_decimal_in)
-DAY_SCHEMA = {
-    "pattern": f"^{_ISO_DAY.pattern}$",
-    "formatMinimum": MIN_DAY.isoformat(),
-    "formatMaximum": MAX_DAY.isoformat(),
-}
-Day = Annotated[
-    date,
-    BeforeValidator(_iso_day),
-    AfterValidator(_day_in_range),
-    Field(
-        examples=["2025-03-01"],
-        description=f"Date AAAA-MM-JJ entre {MIN_DAY.isoformat()} et {MAX_DAY.isoformat()}.",
-        json_schema_extra=DAY_SCHEMA,
-    ),
-]
 QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
-Text = Annotated[str, AfterValidator(_storable)]
 Money = Annotated[Decimal, PlainSerializer(_money, return_type=str, when_used="always")]
-Reason = Annotated[Text, Field(max_length=1000, description="Pourquoi : enregistré sur chaque événement.")]
-Specialty = Literal[SPECIALTIES]  # type: ignore[valid-type]
-Patients = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]  # strict: a JSON integer, not "12" or 12.0
-ContractYear = Annotated[int, Field(strict=True, ge=1, le=100)]
-Siret = Annotated[str, Field(pattern=r"^[0-9]{14}$", description="SIRET du groupement employeur (R19).")]
-Fte = Annotated[
-    Decimal,
-    Field(gt=0, le=2, max_digits=5, decimal_places=3),
-    DECIMAL_IN,
-    Field(
-        examples=["0.5"],
-        description='Nombre JSON ou chaîne décimale (0.5 ou "0.5"), 0 < ETP ≤ 2, trois décimales au plus.',
-        json_schema_extra={
-            "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0, "maximum": 2},
-                {"type": "string", "pattern": f"^{_DECIMAL.pattern}$"},
-            ]
-        },
-    ),
-]
-
-
-class Body(BaseModel):
-    """Request bodies refuse unknown fields: a typo is a 422, not a silently ignored value."""
-
-    model_config = ConfigDict(extra="forbid")
-    reason: Reason = ""
 
 
 # ----------------------------------------------------------------------------- problems
@@ -169,146 +70,14 @@ class Problem(BaseModel):
 
 
 # ----------------------------------------------------------------------------- commands
-class PoliciesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    modulation: Modulation = Modulation.PROPORTIONAL
-    pause_clock: StrictBool = True
+def request_body(command: type[Command]) -> type[Command]:
+    """The HTTP body of an intention: the command model itself, named ``<Model>Request`` in OpenAPI."""
+    return type(f"{command.__name__}Request", (command,), {"__doc__": command.__doc__, "__module__": __name__})
 
 
-class SignRequest(Body):
-    """Signature of a convention (R1, R8, R9, R19 are checked by the domain)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "number": "2025-0001", "cpam_code": "281", "rpps": "10000000009", "doctor_name": "Dr Martin",
-                    "specialty": "general_practice", "sector": 1, "option": "FULL", "percentile": 50,
-                    "initial_patients": 1000, "target_patients": 1100, "signed_on": "2025-02-15",
-                    "effective_from": "2025-03-01", "reason": "signature",
-                }
-            ]
-        },
-    )  # fmt: skip
-    number: Annotated[Text, Field(min_length=1, max_length=40)]
-    cpam_code: Annotated[str, Field(pattern=r"^[0-9]{3}$")]
-    rpps: Annotated[str, Field(pattern=r"^[0-9]{11}$")]
-    am_number: Annotated[str | None, Field(pattern=r"^[0-9]{9}$", description="Numéro AM (R19).")] = None
-    doctor_name: Annotated[Text, Field(min_length=1, max_length=200)]
-    specialty: Specialty
-    sector: Annotated[Literal[1, 2, 3], BeforeValidator(_json_int)]  # not true, 1.0 or "1"
-    optam: StrictBool = False
-    ccam_share: Annotated[float | None, Field(strict=True, ge=0, le=100, allow_inf_nan=False)] = None
-    newly_installed: StrictBool = False
-    mep: StrictBool = False
-    zip_area: StrictBool = False
-    option: Option
-    percentile: Annotated[int, Field(strict=True, ge=0, le=100)]
-    initial_patients: Patients
-    target_patients: Patients | None = Field(
-        default=None,
-        description="Objectif ; sans lui, déduit quand la règle le permet (P95+, 65 ans ou plus, généraliste "
-        "nouvellement installé : R27), sinon 422 target_required.",
-    )
-    aged_65_or_more: StrictBool = False
-    signed_on: Day
-    effective_from: Day
-    dedicated_room: StrictBool = True
-    policies: PoliciesIn | None = None
-
-
-class HireRequest(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"}]},
-    )
-    hired_on: Day
-    fte: Fte
-    profile: Profile
-    employer_siret: Siret | None = None
-    was_practice_secretary: StrictBool = Field(
-        default=False, description="R28 : l'assistant était la secrétaire du cabinet (nouvelle secrétaire sous 6 mois)."
-    )
-
-
-class SecretaryRequest(Body):
-    """R28: the practice hired a new secretary after its secretary became the assistant."""
-
-    hired_on: Day
-
-
-class ReplacementRequest(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"on": "2026-01-05", "fte": "1", "profile": "secretary"}]},
-    )
-    on: Day
-    fte: Fte
-    profile: Profile
-    employer_siret: Siret | None = None
-
-
-class DepartureRequest(Body):
-    left_on: Day
-
-
-class TrainingRequest(Body):
-    completed_on: Day
-
-
-class ObjectiveRequest(Body):
-    from_year: ContractYear
-    target_patients: Patients
-    on: Day | None = Field(default=None, description="Date de l'avenant (défaut : aujourd'hui).")
-
-
-class AttainmentRequest(Body):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"year": 3, "observed_patients": 1080, "on": "2028-03-02"}]}
-    )
-    year: ContractYear
-    observed_patients: Patients
-    on: Day | None = Field(default=None, description="Date du constat (défaut : aujourd'hui).")
-
-
-class PaymentRequest(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"instalment": "y1-full", "paid_on": "2025-03-20", "reference": "VIR-0001"}]},
-    )
-    instalment: Annotated[str, Field(pattern=r"^y[0-9]{1,3}-(full|advance|balance|settlement)$", examples=["y1-full"])]
-    paid_on: Day
-    reference: Annotated[Text, Field(min_length=1, max_length=100)]
-
-
-class SuspensionRequest(Body):
-    from_date: Day
-    ground: SuspensionGround
-    agreement_date: Day
-
-
-class ReactivationRequest(Body):
-    from_date: Day
-
-
-class ReviewRequest(Body):
-    held_on: Day
-    notes: Annotated[Text, Field(max_length=5000)] = ""
-
-
-class AmendmentRequest(Body):
-    """An amendment changing the option for the contract years starting from ``from_date``."""
-
-    option: Option
-    from_date: Day
-
-
-class TerminationRequest(Body):
-    on: Day
-    by: TerminatedBy
-    ground: Annotated[Text, Field(min_length=1, max_length=500)]
-    letter_date: Day | None = None
+Body = Command  # every request body is a command model
+REQUEST_BODIES: dict[type[Command], type[Command]] = {command: request_body(command) for command in COMMANDS}
+globals().update({body.__name__: body for body in REQUEST_BODIES.values()})  # SignRequest, HireRequest...
 
 
 class CommandResult(BaseModel):

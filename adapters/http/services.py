@@ -24,6 +24,7 @@ from adapters.http.read_models import ProjectionReadModels
 from adapters.http.schemas import CommandResult, Freshness
 from adapters.users import Permission, User, UserStore
 from domain.application import ConventionsApp
+from domain.commands import Command
 from domain.convention import CommandMeta
 
 
@@ -108,9 +109,6 @@ IfMatch = Annotated[
 ]
 
 
-Command = Callable[[ConventionsApp, CommandMeta, int | None], dict[str, Any]]
-
-
 @dataclass
 class CommandContext:
     """One write: who, under which command id, against which version (If-Match, read lazily so
@@ -126,15 +124,16 @@ class CommandContext:
     def expected_version(self) -> int | None:
         return parse_if_match(self.if_match)
 
-    def meta(self, reason: str) -> CommandMeta:
-        return CommandMeta(actor=self.user.name, reason=reason, command_id=self.command_id, request_id=self.request_id)
+    def meta(self) -> CommandMeta:
+        """Who acts (the credential's user), under which command id; the reason is the command's."""
+        return CommandMeta(actor=self.user.name, command_id=self.command_id, request_id=self.request_id)
 
-    def run(self, conv_id: UUID, reason: str, call: Command) -> JSONResponse:
+    def run(self, conv_id: UUID, command: Command) -> JSONResponse:
         """Check the convention exists for the caller, run the command, answer with its ETag."""
         self.services.scope.check(self.user, conv_id)
         expected = self.expected_version
-        meta = self.meta(reason)
-        result = call(self.services.app, meta, expected)  # invalid in itself: 422 even when stale (domain)
+        # invalid in itself: 422 even when stale (the application decides before comparing versions)
+        result = self.services.app.handle(command.with_default_reason(), self.meta(), conv_id, expected)
         return command_response(result, 200)
 
 

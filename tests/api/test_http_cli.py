@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import warnings
@@ -18,7 +17,7 @@ from adapters.cli import app as cli
 from adapters.http.app import create_app
 from adapters.settings import Settings
 from adapters.users import build_user_store, hash_token
-from tests.waiting import wait_until
+from tests.helpers import free_port, wait_healthy
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -94,17 +93,11 @@ def test_users_in_postgres(pg_settings: Settings) -> None:
         other.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve(tmp_path: Path, workers: int) -> None:
     data = tmp_path / "data"
     token = _cli("users", "add", "eve", "--role", "admin", "--data-dir", str(data)).strip()
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).parent / "conventions"
     env = {**os.environ, "CONVENTIONS_LOG_FORMAT": "json"}
     proc = subprocess.Popen(
@@ -112,15 +105,10 @@ def test_serve(tmp_path: Path, workers: int) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
     try:
-
-        def healthy() -> bool:
-            assert proc.poll() is None, f"the server exited ({proc.returncode})"
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(healthy, f"the server to answer /health on port {port}", interval=0.1)
+        wait_healthy(
+            proc, f"http://127.0.0.1:{port}", f"the server to answer /health on port {port}",
+            lambda: f"the server exited ({proc.returncode})", interval=0.1,
+        )  # fmt: skip
         r = httpx.get(f"http://127.0.0.1:{port}/conventions", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200 and r.json()["total"] == 0
         assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"].startswith("CPAM")

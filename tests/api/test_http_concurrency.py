@@ -7,7 +7,6 @@ If-Match). Run on SQLite (tmp dir) and on PostgreSQL (own schema; skipped only w
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,15 +21,10 @@ from adapters.settings import Settings
 from domain import events as ev
 from tests.api.conftest import RPPS, TODAY, seed_convention
 from tests.conftest import FixedClock
+from tests.helpers import free_port
 from tests.waiting import wait_until
 
 CLIENTS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:
@@ -40,7 +34,7 @@ class Served:
         self.app = svc.app
         self.token = svc.users.add("op", "operator", ["281"])[1]
         self.cid = seed_convention(svc.app, "C-281", "281", RPPS[0])
-        self.port = _free_port()
+        self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(self.api, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
         )

@@ -43,41 +43,38 @@ def served() -> Api:
     return SERVED
 
 
-def _authorize(case: schemathesis.Case, token: str) -> None:
-    """The generated case may carry its own (random) Authorization header: use ours."""
-    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+def _as(case: schemathesis.Case, served: Api, who: str) -> None:
+    """Aim the case at the seeded convention of CPAM 281 and send it as ``who``: the generated case
+    may carry its own (random) Authorization header, ours replaces it."""
+    if case.path_parameters and "convention_id" in case.path_parameters:
+        case.path_parameters["convention_id"] = str(served.a)
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {served.tokens[who]}"}
+
+
+def bounded(max_examples: int) -> settings:
+    """Derandomized, bounded examples; no shrinking: a failure is reported as found, in bounded time."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 @schema.parametrize()
-@settings(
-    max_examples=12,
-    derandomize=True,
-    phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure is reported as found, in bounded time
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@bounded(max_examples=12)
 def test_no_server_error_and_responses_match_the_schema(case: schemathesis.Case, served: Api) -> None:
-    if case.path_parameters and "convention_id" in case.path_parameters:
-        case.path_parameters["convention_id"] = str(served.a)
-    _authorize(case, served.tokens["admin"])
+    _as(case, served, "admin")
     case.call_and_validate(checks=CHECKS)
 
 
 @schema.parametrize()
-@settings(
-    max_examples=4,
-    derandomize=True,
-    phases=[Phase.explicit, Phase.generate],
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@bounded(max_examples=4)
 def test_a_scoped_operator_gets_documented_answers_too(case: schemathesis.Case, served: Api) -> None:
     """Same run with an operator of CPAM 751 acting on a convention of CPAM 281: never a success, never a 5xx."""
-    if case.path_parameters and "convention_id" in case.path_parameters:
-        case.path_parameters["convention_id"] = str(served.a)
-    _authorize(case, served.tokens["op751"])
+    _as(case, served, "op751")
     response = case.call_and_validate(checks=CHECKS)
     if case.path_parameters and "convention_id" in case.path_parameters:
         assert not 200 <= response.status_code < 300  # never a success on another CPAM's convention

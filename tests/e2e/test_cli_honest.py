@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from adapters.cli import app as cli
 from adapters.cli.formatting import NNBSP
+from tests.helpers import cli_invoker
 
 RUNNER = CliRunner()
 S = NNBSP
@@ -32,12 +33,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def run(cli_env: dict[str, str]):  # noqa: ANN201
-    def invoke(*args: str, code: int = 0) -> str:
-        result = RUNNER.invoke(cli, list(args), env=cli_env)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result.stdout if code == 0 else result.stderr
-
-    return invoke
+    return cli_invoker(cli_env)
 
 
 @pytest.fixture

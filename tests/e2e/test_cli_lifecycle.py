@@ -9,24 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from adapters.cli import app as cli
-
-RUNNER = CliRunner()
+from tests.helpers import cli_invoker
 
 
 @pytest.fixture
 def run(tmp_path: Path):  # noqa: ANN201
     # a virtual today after the scripted facts (R21: none is dated after today)
-    env = {"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2029-01-02"}
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = RUNNER.invoke(cli, list(args), env=env)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result.stdout if code == 0 else result.stderr
-
-    return invoke
+    return cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2029-01-02"})
 
 
 def history_len(run, cid: str) -> int:  # noqa: ANN001

@@ -7,11 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from adapters.cli import app as cli
+from tests.helpers import cli_invoker
 
-RUNNER = CliRunner()
 SIGN = [
     "sign", "--cpam", "281", "--name", "Martin", "--specialty", "general_practice", "--sector", "1",
     "--option", "FULL", "--patients", "1500", "--signed", "2025-02-01", "--effective", "2025-03-01", "--json",
@@ -20,14 +18,7 @@ SIGN = [
 
 @pytest.fixture
 def run(tmp_path: Path):  # noqa: ANN201
-    env = {"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2025-12-31"}
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = RUNNER.invoke(cli, list(args), env=env)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result.stdout if code == 0 else result.stderr
-
-    return invoke
+    return cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2025-12-31"})
 
 
 def test_r27_sign_without_a_target_derives_it_or_asks_for_it(run) -> None:  # noqa: ANN001

@@ -16,16 +16,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.waiting import wait_until
+from tests.helpers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -79,12 +77,6 @@ def script_of(blocks: list[Block], url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def curl_failing_on_http_errors(bin_dir: Path) -> None:
     real = shutil.which("curl")
     assert real, "curl is needed to run the HTTP examples"
@@ -118,15 +110,10 @@ def test_the_examples_of_the_page_run(page: Path, tmp_path: Path) -> None:
             [str(BIN / "conventions"), "serve", "--port", str(port)],
             cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
-
-        def healthy() -> bool:
-            assert server.poll() is None, f"the server exited: {server.stderr.read().decode() if server.stderr else ''}"
-            try:
-                return httpx.get(f"{url}/health", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(healthy, f"conventions serve to answer {url}/health", interval=0.05)
+        wait_healthy(
+            server, url, f"conventions serve to answer {url}/health",
+            lambda: f"the server exited: {server.stderr.read().decode() if server.stderr else ''}", interval=0.05,
+        )  # fmt: skip
     script = script_of(blocks, url)
     (tmp_path / "examples.sh").write_text(script)
     try:

@@ -23,7 +23,7 @@ from domain.convention import CommandMeta
 from domain.values import Option
 from projections import all_models, calendar, portfolio
 from projections.calendar import NightlyFailures
-from projections.runner import Runner
+from projections.engine.runner import Runner
 from scheduler.jobs import NightlyJob, run_due, scheduler_meta
 from tests.conftest import FixedClock
 

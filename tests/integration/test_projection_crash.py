@@ -22,7 +22,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta, Convention
 from domain.values import Option, Profile
 from projections import conventions_list, history
-from projections.store import ProjectionStore
+from projections.engine.store import ProjectionStore
 from tests.conftest import FixedClock
 from tests.integration.test_projection_models import build_portfolio, rpps, sign
 from tests.waiting import wait_until
@@ -174,7 +174,7 @@ def test_killed_at_random_points_the_read_models_equal_a_clean_replay(settings: 
 
 
 def test_a_killed_rebuild_leaves_the_live_tables_alone(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import projections.runner
+    from projections import engine as projections  # the runner is the engine's (loaded by build_projections)
 
     app = build_app(settings, clock=lambda: date(2026, 6, 30))
     build_portfolio(app)

@@ -16,7 +16,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.values import Option, Profile, SuspensionGround, TerminatedBy
 from projections import all_models, calendar, conventions_list, history, ledger, portfolio
-from projections.runner import Runner
+from projections.engine.runner import Runner
 
 
 def rpps(n: int) -> str:

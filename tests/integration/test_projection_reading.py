@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -16,17 +15,18 @@ from eventsourcing.cipher import AESCipher
 from pydantic import field_validator
 
 from adapters.composition import build_app
+from adapters.persistence import OrjsonTranscoder, PydanticMapper
 from adapters.settings import Settings
+from adapters.simulation import Simulator
 from domain import events as ev
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.errors import DomainError
-from domain.mapping import OrjsonTranscoder, PydanticMapper
 from domain.values import Option, Profile
-from projections.decode import TrustedDecoder
-from projections.log import RecorderLog, SqliteLog
-from projections.runner import TOPICS
-from scheduler.simulation import Simulator
+from projections.engine.decode import TrustedDecoder
+from projections.engine.log import RecorderLog, SqliteLog
+from projections.engine.runner import TOPICS
+from tests.helpers import Upcasted
 
 
 @pytest.fixture(scope="module")
@@ -130,22 +130,11 @@ def test_the_decoder_decrypts_an_encrypted_store(tmp_path) -> None:  # noqa: ANN
     ]
 
 
-class Versioned(ev.Event):
-    """A stand-in for a released event that gained a field in version 2."""
-
-    class_version: ClassVar[int] = 2
-    ground: str
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        state["ground"] = "non renseigné"
-
-
 def test_the_decoder_upcasts_like_the_mapper() -> None:
     mapper = PydanticMapper(transcoder=OrjsonTranscoder())
     v1 = b'{"timestamp":"2024-01-01T00:00:00Z","effective_date":"2024-01-01","actor":"x"}'
     oid = uuid4()
-    decoded = TrustedDecoder(mapper)(str(oid), 1, Versioned.TOPIC, v1)
+    decoded = TrustedDecoder(mapper)(str(oid), 1, Upcasted.TOPIC, v1)
     assert decoded.ground == "non renseigné" and decoded.originator_id == oid
 
 

@@ -10,7 +10,7 @@ from adapters.composition import build_app, build_projection_store
 from adapters.settings import Settings
 from domain.convention import CommandMeta
 from projections import all_models, calendar, portfolio
-from projections.runner import Runner
+from projections.engine.runner import Runner
 
 META = CommandMeta(actor="test", reason="test")
 

@@ -16,6 +16,7 @@ from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from scheduler.due_index import MemoryDueIndex
 from scheduler.jobs import NightlyJob, RunReport, run_due, scheduler_meta
+from tests import helpers
 from tests.conftest import FixedClock
 
 META_KEYS = {"originator_id", "originator_version", "timestamp", "actor", "reason", "command_id", "request_id"}
@@ -23,14 +24,9 @@ RPPS = ["10000000009", "10000000017", "10000000025", "10000000033", "10000000041
 
 
 def sign(app: ConventionsApp, meta: CommandMeta, i: int, **over: Any) -> UUID:
-    fields: dict[str, Any] = {
-        "number": f"J-{i}", "cpam_code": "281", "rpps": RPPS[i], "doctor_name": f"Docteur {i}",
-        "specialty": "general_practice", "sector": 1, "optam": False, "ccam_share": None,
-        "newly_installed": False, "option": "FULL", "percentile": 50, "initial_patients": 1000,
-        "target_patients": 1200, "signed_on": date(2023, 1, 10), "effective_from": date(2023, 2, 1),
-    }  # fmt: skip
-    fields.update(over)
-    return UUID(app.sign(meta, **fields)["id"])
+    """The standard convention as the i-th doctor's, signed in January 2023."""
+    dated = {"signed_on": date(2023, 1, 10), "effective_from": date(2023, 2, 1)}
+    return helpers.sign(app, meta, number=f"J-{i}", rpps=RPPS[i], doctor_name=f"Docteur {i}", **{**dated, **over})
 
 
 def fingerprint(e: ev.Event) -> tuple[str, str, bytes]:
@@ -58,28 +54,17 @@ def scenario(app: ConventionsApp, meta: CommandMeta) -> tuple[list[UUID], dict[d
     def at(day: date, fn: Callable[..., Any], cid: UUID, **kw: Any) -> None:
         actions.setdefault(day, []).append(lambda: fn(cid, meta, **kw))
 
+    def suspend(day: date, cid: UUID, from_date: date, ground: str) -> None:
+        """Recorded the day the doctor agreed, never before (R21)."""
+        at(day, app.suspend, cid, from_date=from_date, ground=ground, agreement_date=day)
+
     at(date(2023, 2, 15), app.hire, a, hired_on=date(2023, 2, 15), fte=Decimal(1), profile="nurse")
     at(date(2023, 6, 1), app.hire, c, hired_on=date(2023, 6, 1), fte=Decimal(1), profile="secretary")
-    at(
-        date(2024, 5, 3),
-        app.suspend,
-        a,
-        from_date=date(2024, 5, 1),
-        ground="long_absence",
-        agreement_date=date(2024, 5, 3),
-    )  # fmt: skip  (recorded once agreed: R21)
+    suspend(date(2024, 5, 3), a, from_date=date(2024, 5, 1), ground="long_absence")  # recorded once agreed: R21
     at(date(2024, 9, 1), app.reactivate, a, from_date=date(2024, 9, 1))
-    at(
-        date(2025, 2, 1),
-        app.suspend,
-        b,
-        from_date=date(2025, 1, 31),
-        ground="replacement_difficulty",
-        agreement_date=date(2025, 2, 1),
-    )  # fmt: skip  (the day year 3 starts)
+    suspend(date(2025, 2, 1), b, from_date=date(2025, 1, 31), ground="replacement_difficulty")  # the day year 3 starts
     at(date(2025, 7, 15), app.reactivate, b, from_date=date(2025, 7, 15))
-    at(date(2026, 6, 1), app.suspend, b, from_date=date(2026, 6, 1), ground="long_absence",
-       agreement_date=date(2026, 6, 1))  # fmt: skip
+    suspend(date(2026, 6, 1), b, from_date=date(2026, 6, 1), ground="long_absence")
     at(date(2026, 10, 1), app.reactivate, b, from_date=date(2026, 10, 1))
     at(date(2026, 4, 10), app.record_attainment, c, year=3, observed_patients=1400, on=date(2026, 4, 10))
     at(date(2026, 10, 20), app.record_attainment, a, year=3, observed_patients=1150, on=date(2026, 10, 20))

@@ -23,12 +23,12 @@ import pytest
 
 from adapters.composition import build_app
 from adapters.settings import Settings
+from adapters.simulation import rpps_for
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from scheduler.due_index import MemoryDueIndex
 from scheduler.jobs import RunReport, run_due
 from scheduler.lock import FileLock, PostgresAdvisoryLock, acquire
-from scheduler.simulation import rpps_for
 from tests.waiting import DEADLINE, OpenCounter, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from adapters.settings import Settings
 from domain.convention import CommandMeta
 from domain.values import Profile
 from projections import all_models, calendar, history
-from projections.runner import Runner
+from projections.engine.runner import Runner
 from tests.conftest import FixedClock
 from tests.integration.test_projection_models import sign
 

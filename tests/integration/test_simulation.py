@@ -11,9 +11,9 @@ from stdnum import luhn
 
 from adapters.composition import build_app
 from adapters.settings import Settings
+from adapters.simulation import Simulator, portfolio, rpps_for, siret_for
 from domain import events as ev
 from domain.application import ConventionsApp
-from scheduler.simulation import Simulator, portfolio, rpps_for, siret_for
 
 
 def log_of(app: ConventionsApp) -> list[tuple[str, int, str, bytes]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,20 +22,10 @@ from domain.errors import (
     StaleVersion,
 )
 from domain.values import Modulation, Policies
+from tests.helpers import sign, with_a_nurse  # the standard convention (C-1, RPPS[0]); sign is used elsewhere too
 
 D = Decimal
 RPPS = ["10000000009", "10000000017", "10000000025", "10000000033"]
-
-
-def sign(app: ConventionsApp, meta: CommandMeta, **over: Any) -> UUID:
-    fields: dict[str, Any] = {
-        "number": "C-1", "cpam_code": "281", "rpps": RPPS[0], "doctor_name": "Martin",
-        "specialty": "general_practice", "sector": 1, "optam": False, "ccam_share": None,
-        "newly_installed": False, "option": "FULL", "percentile": 50, "initial_patients": 1000,
-        "target_patients": 1200, "signed_on": date(2025, 2, 1), "effective_from": date(2025, 3, 1),
-    }  # fmt: skip
-    fields.update(over)
-    return UUID(app.sign(meta, **fields)["id"])
 
 
 def instalments(app: ConventionsApp, cid: UUID) -> dict[str, tuple[date, date, str]]:
@@ -44,6 +35,13 @@ def instalments(app: ConventionsApp, cid: UUID) -> dict[str, tuple[date, date, s
 
 def versions(app: ConventionsApp, cid: UUID) -> int:
     return len(app.history(cid))
+
+
+def signed_and_a_hire(app: ConventionsApp, command_id: str) -> tuple[UUID, Callable[[], dict[str, Any]]]:
+    """A convention, and one hire under ``command_id``: each call sends the very same command again."""
+    m = CommandMeta(actor="a", command_id=command_id)
+    cid = sign(app, CommandMeta(actor="a"))
+    return cid, lambda: app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
 
 
 # ---------------------------------------------------------------- worked cases
@@ -404,17 +402,17 @@ def test_r18_second_assistant_eligibility_is_shown(app: ConventionsApp, meta: Co
 def test_r6_a7_first_instalment_when_the_assistant_was_hired_before_the_effective_date(
     app: ConventionsApp, meta: CommandMeta
 ) -> None:
-    cid = sign(app, meta, option="HALF", signed_on=date(2023, 8, 1), effective_from=date(2023, 9, 1))
-    app.hire(cid, meta, hired_on=date(2023, 8, 10), fte=D("0.5"), profile="nurse")
-    app.record_due(cid, meta, today=date(2023, 9, 1))
+    cid = with_a_nurse(
+        app, meta, hired_on=date(2023, 8, 10), fte=D("0.5"), due_by=date(2023, 9, 1),
+        option="HALF", signed_on=date(2023, 8, 1), effective_from=date(2023, 9, 1),
+    )  # fmt: skip
     assert instalments(app, cid)["y1-advance"] == (date(2023, 9, 1), date(2023, 9, 16), "12600.00")
 
 
 def test_a_retry_saved_between_our_check_and_our_read_gives_the_first_result(
     app: ConventionsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    m = CommandMeta(actor="a", command_id="race-1")
-    cid = sign(app, CommandMeta(actor="a"))
+    cid, hire = signed_and_a_hire(app, "race-1")
     # The first attempt passes the receipt check, then the same command wins the race before it saves.
     real_first = app._first_result
     calls = {"n": 0}
@@ -423,13 +421,13 @@ def test_a_retry_saved_between_our_check_and_our_read_gives_the_first_result(
         calls["n"] += 1
         if calls["n"] == 1:
             monkeypatch.setattr(app, "_first_result", real_first)
-            winner = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+            winner = hire()
             calls["winner"] = winner
             return None
         return real_first(command_id, fp)
 
     monkeypatch.setattr(app, "_first_result", first_result_then_race)
-    loser = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+    loser = hire()
     assert loser == calls["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
     assert len(app.history(cid)) == 2
 
@@ -437,19 +435,18 @@ def test_a_retry_saved_between_our_check_and_our_read_gives_the_first_result(
 def test_identical_retries_racing_on_the_same_version_both_return_the_first_result(
     app: ConventionsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    m = CommandMeta(actor="a", command_id="race-2")
-    cid = sign(app, CommandMeta(actor="a"))
+    cid, hire = signed_and_a_hire(app, "race-2")
     real_get = app._get
     seen: dict[str, Any] = {}
 
     def get_then_race(conv_id: UUID, version: int | None = None):  # noqa: ANN202
         conv = real_get(conv_id, version)  # both attempts read version 1...
         monkeypatch.setattr(app, "_get", real_get)
-        seen["winner"] = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+        seen["winner"] = hire()
         return conv  # ...and the loser decides on it, then fails to save
 
     monkeypatch.setattr(app, "_get", get_then_race)
-    loser = app.hire(cid, m, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
+    loser = hire()
     assert loser == seen["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
     assert len(app.history(cid)) == 2
 
@@ -457,9 +454,10 @@ def test_identical_retries_racing_on_the_same_version_both_return_the_first_resu
 def test_as_of_before_the_signature_is_not_yet_signed_even_with_earlier_dated_events(
     app: ConventionsApp, meta: CommandMeta
 ) -> None:
-    cid = sign(app, meta, signed_on=date(2025, 3, 15), effective_from=date(2025, 3, 1))
-    app.hire(cid, meta, hired_on=date(2025, 2, 1), fte=D(1), profile="nurse")
-    app.record_due(cid, meta, today=date(2025, 3, 20))
+    cid = with_a_nurse(
+        app, meta, hired_on=date(2025, 2, 1), due_by=date(2025, 3, 20),
+        signed_on=date(2025, 3, 15), effective_from=date(2025, 3, 1),
+    )  # fmt: skip
     for day in (date(2025, 2, 10), date(2025, 3, 5)):  # a hire and a year start precede the signature
         with pytest.raises(NotFound) as err:
             app.get(cid, as_of=day)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
 from uuid import uuid4
 
 import orjson
 from eventsourcing.persistence import StoredEvent
 
+from adapters.persistence import OrjsonTranscoder, PydanticMapper
 from domain import events as ev
-from domain.mapping import OrjsonTranscoder, PydanticMapper
+from tests.helpers import Upcasted  # a released event that gained a field in version 2
 
 RELEASED_TOPICS = {
     "cpam.Signed", "cpam.AssistantHired", "cpam.AssistantLeft", "cpam.TrainingCompleted", "cpam.ObjectiveSet",
@@ -38,17 +38,6 @@ def test_round_trip_keeps_dates_decimals_and_enums() -> None:
     state = orjson.loads(stored.state)
     assert state["amount"] == "-2200.00" and state["due_date"] == "2028-03-01"
     assert mapper.to_domain_event(stored) == event
-
-
-class Upcasted(ev.Event):
-    """A stand-in for a released event that gained a field in version 2."""
-
-    class_version: ClassVar[int] = 2
-    ground: str
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        state["ground"] = "non renseigné"
 
 
 def test_an_old_stored_state_is_upcast_on_read() -> None:

@@ -10,8 +10,8 @@ from domain.due import CalendarState
 from domain.events import CONVENTION_EVENTS
 from projections.calendar import Entry
 from projections.conventions_list import name_key
+from projections.engine.store import ProjectionStore
 from projections.history import WHAT, d, money
-from projections.store import ProjectionStore
 
 
 def test_every_convention_event_has_a_sentence() -> None:

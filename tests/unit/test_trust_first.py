@@ -17,6 +17,7 @@ from domain.convention import CommandMeta
 from domain.errors import DomainError, ForbiddenTransition, IdempotencyKeyReused, InvalidInput
 from domain.values import Option, Profile
 from tests.conftest import FixedClock
+from tests.helpers import with_a_nurse
 from tests.unit.test_convention import instalments, sign, versions
 
 D = Decimal
@@ -303,17 +304,18 @@ def test_r23_a_balance_is_never_due_before_the_attainment_is_recorded(app: Conve
 
 
 # ---------------------------------------------------------------- R24: A7-2019 year 1 follows the hire
+A7_2023 = {"signed_on": date(2022, 12, 1), "effective_from": date(2023, 1, 1)}  # an A7-2019 convention's dates
+
+
 def test_r24_a7_seventy_percent_when_the_hire_precedes_the_effective_date(
     app: ConventionsApp, meta: CommandMeta
 ) -> None:
-    cid = sign(app, meta, signed_on=date(2022, 12, 1), effective_from=date(2023, 1, 1))
-    app.hire(cid, meta, hired_on=date(2022, 12, 15), fte=D(1), profile="nurse")
-    app.record_due(cid, meta, today=date(2023, 2, 1))
+    cid = with_a_nurse(app, meta, hired_on=date(2022, 12, 15), due_by=date(2023, 2, 1), **A7_2023)
     assert instalments(app, cid)["y1-advance"] == (date(2023, 1, 1), date(2023, 1, 16), "25200.00")
 
 
 def test_r24_an_a7_year_one_termination_with_no_hire_settles_on_zero(app: ConventionsApp, meta: CommandMeta) -> None:
-    cid = sign(app, meta, signed_on=date(2022, 12, 1), effective_from=date(2023, 1, 1))
+    cid = sign(app, meta, **A7_2023)
     app.record_due(cid, meta, today=date(2023, 6, 1))
     result = app.terminate(cid, meta, on=date(2023, 7, 1), by="cpam", ground="pas d'embauche")
     assert D(result["value"]) == 0
@@ -321,9 +323,7 @@ def test_r24_an_a7_year_one_termination_with_no_hire_settles_on_zero(app: Conven
 
 
 def test_r24_an_a7_year_one_termination_after_a_hire_settles_pro_rata(app: ConventionsApp, meta: CommandMeta) -> None:
-    cid = sign(app, meta, signed_on=date(2022, 12, 1), effective_from=date(2023, 1, 1))
-    app.hire(cid, meta, hired_on=date(2023, 1, 1), fte=D(1), profile="nurse")
-    app.record_due(cid, meta, today=date(2023, 6, 1))
+    cid = with_a_nurse(app, meta, hired_on=date(2023, 1, 1), due_by=date(2023, 6, 1), **A7_2023)
     result = app.terminate(cid, meta, on=date(2023, 7, 1), by="cpam", ground="déménagement")
     assert D(result["value"]) > 0
 
@@ -380,7 +380,7 @@ def test_r27_other_doctors_must_be_given_an_objective(app: ConventionsApp, meta:
 
 def test_a_signed_event_stored_before_r20_r27_is_upcast_on_read(app: ConventionsApp, meta: CommandMeta) -> None:
     """Events are forever: a version-1 Signed (no measure, no objective basis, no balance delay) still loads."""
-    from domain.mapping import upcast
+    from domain.events import upcast
 
     cid = sign(app, meta, specialty="cardiology")
     state = app.history(cid)[0].model_dump(mode="json")

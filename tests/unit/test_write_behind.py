@@ -6,7 +6,8 @@ from contextlib import nullcontext
 
 import pytest
 
-from projections.store import Direct, ProjectionStore, Table, WriteBehind, _from_json
+from projections.engine.store import ProjectionStore, Table
+from projections.engine.write_behind import Direct, WriteBehind, _from_json
 
 T = Table("t", (("k", "TEXT NOT NULL"), ("n", "INTEGER"), ("x", "REAL"), ("s", "TEXT")), ("k",))
 ROWS = [("a", 1, 1.5, 'l\'été "cité" \\ ✓'), ("b", None, None, None), ("c", True, 2.0, ""), ("d", -(2**62), 0.1, "0")]

@@ -1,5 +1,8 @@
 """The portfolio simulator: conventions signed across CPAMs, then virtual time day by day.
 
+Demo data and the benchmarks' load, not scheduling: it drives the application and the nightly job
+the way a deployment's operators and scheduler would, so it sits above both, among the adapters.
+
 Each simulated day runs the nightly job (``run_due``) and then the operators' actions of the day:
 hires, training, payments a few days after an instalment falls due, reviews held on time or
 late, attainment figures after each year ends, some suspensions and reactivations, a few
@@ -193,7 +196,7 @@ class _Conv:
     target: int
     tier: Tier
     option: Option
-    status: str = "active"
+    status: str = ev.status_after(ev.Signed)
     in_post: bool = False
     trained: bool = True
     open_instalments: set[str] = field(default_factory=set)
@@ -324,6 +327,7 @@ class Simulator:
             return
         rng = _rng(c.number, type(e).__name__, getattr(e, "instalment_id", ""), getattr(e, "k", ""),
                    getattr(e, "year", ""), e.effective_date)  # fmt: skip
+        c.status = ev.status_after(type(e), c.status)
         if isinstance(e, ev.AssistantHired):
             c.in_post, c.trained = True, False
             r = rng.random()
@@ -347,12 +351,6 @@ class Simulator:
             self._plan(e.effective_date + timedelta(days=delay), cid, "review", k=e.k)
         elif isinstance(e, ev.YearStarted) and e.year >= 2 and rng.random() < 0.92:
             self._plan(e.effective_date + timedelta(days=rng.randint(20, 75)), cid, "attainment", year=e.year - 1)
-        elif isinstance(e, ev.Suspended):
-            c.status = "suspended"
-        elif isinstance(e, ev.Reactivated):
-            c.status = "active"
-        elif isinstance(e, ev.Terminated):
-            c.status = "terminated"
 
     def _plan_life(self, cid: UUID, c: _Conv) -> None:
         """The fate of a convention, drawn once from its number."""

@@ -1,9 +1,10 @@
 """How the runner reads the notification log: rows ``(id, originator id, version, topic, state)``.
 
-``RecorderLog`` asks the application's recorder (any store the library supports). ``SqliteLog`` reads
-the library's SQLite table itself, with the query the library runs: the library turns each row into
-a ``Notification`` with a ``UUID`` built in Python, about two thirds of its reading time, while the
-runner wants the id as text anyway (it keys the read models' rows by ``str(UUID)``, and maps the
+``AppLog`` asks the application (``ConventionsApp.read_stored``: any store the library supports).
+``RecorderLog`` asks a library recorder directly: the reference the tests hold ``SqliteLog`` to.
+``SqliteLog`` reads the library's SQLite table itself, with the query the library runs: the library
+turns each row into a ``Notification`` with a ``UUID`` built in Python, about two thirds of its
+reading time, while the runner wants the id as text anyway (it keys the read models' rows by ``str(UUID)``, and maps the
 stored hex digits to that through a cache: cheaper than a UUID per row, or than SQLite's string
 functions).
 ``tests/integration/test_projection_reading.py`` checks that both give the same rows, so a library
@@ -30,8 +31,21 @@ class Log(Protocol):
         """Up to ``limit`` rows with ``start <= id <= stop`` and a topic in ``topics``, by id."""
 
 
+class AppLog:
+    """The log as the application gives it (PostgreSQL, in-memory)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def head(self) -> int:
+        return int(self.app.head())
+
+    def read(self, start: int, limit: int, stop: int | None, topics: Sequence[str]) -> list[Row]:
+        return self.app.read_stored(start - 1, limit, topics, until=stop)
+
+
 class RecorderLog:
-    """The log as the library's recorder gives it (PostgreSQL, in-memory)."""
+    """The log as a library recorder gives it (what ``AppLog`` reads through the application)."""
 
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
@@ -47,7 +61,7 @@ class RecorderLog:
 class SqliteLog:
     """The library's SQLite events table (``rowid`` is the notification id), read directly."""
 
-    def __init__(self, path: str, table: str = "stored_events") -> None:
+    def __init__(self, path: str, table: str = "stored_events") -> None:  # the library's name for it
         self.connection = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         self.table = table
         self._queries: dict[tuple[bool, int], str] = {}

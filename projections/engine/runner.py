@@ -24,9 +24,10 @@ import orjson
 
 from domain.events import CONVENTION_EVENTS, Event
 from projections.base import Item, ReadModel
-from projections.decode import TrustedDecoder
-from projections.log import Log, RecorderLog
-from projections.store import Direct, ProjectionStore, Tx, WriteBehind, physical
+from projections.engine.decode import TrustedDecoder
+from projections.engine.log import AppLog, Log
+from projections.engine.store import ProjectionStore, Tx, physical
+from projections.engine.write_behind import Direct, WriteBehind
 
 TOPICS = [cls.TOPIC for cls in CONVENTION_EVENTS]
 BATCH = 500
@@ -67,8 +68,8 @@ class Runner:
         log: Log | None = None,
     ) -> None:
         self.app = app
-        self.log: Log = log or RecorderLog(app.recorder)
-        self.decode = TrustedDecoder(app.mapper)
+        self.log: Log = log or AppLog(app)
+        self.decode = TrustedDecoder(app.stored_mapper())
         self.store = store
         self.models = list(models)
         self.batch_size = batch_size

@@ -7,8 +7,9 @@ docs/benchmarks.md). So the runner converts each field with the plain constructo
 names (``date``, ``datetime``, ``Decimal``, ``UUID``, an enum, a nested model) and builds the event
 the way pydantic's ``model_construct`` does. The same upcasters run first.
 
-A class with a field type this module does not know, or with validators (they may change values),
-is decoded by the mapper's validating path;
+The mapper is the one the application stores with (``ConventionsApp.stored_mapper``): its
+cipher, compressor and transcoder open the stored bytes. A class with a field type this module
+does not know, or with validators (they may change values), is decoded by the mapper's validating path;
 ``tests/integration/test_projection_reading.py`` checks that every event class decodes equal to the mapper.
 """
 
@@ -23,12 +24,11 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel
 
-from domain.mapping import OrjsonTranscoder, upcast
+from domain.events import upcast
 
 Convert = Callable[[Any], Any]
 _setattr = object.__setattr__
@@ -138,11 +138,11 @@ class TrustedDecoder:
     def __init__(self, mapper: Mapper) -> None:
         self.mapper = mapper
         self.plain = mapper.cipher is None and mapper.compressor is None
-        # orjson.loads itself when the transcoder is ours (one Python call less per event)
-        self.loads = orjson.loads if isinstance(mapper.transcoder, OrjsonTranscoder) else mapper.transcoder.decode
+        # orjson.loads itself with the application's transcoder (adapters.persistence.OrjsonTranscoder)
+        self.loads = mapper.transcoder.decode
         # topic -> (class, builder, versioned), or False: decoded by the mapper
         self._builders: dict[str, tuple[type, Callable[..., Any], bool] | bool] = {}
-        self._uuids: dict[str, UUID] = {}  # the log may give originator ids as text (projections.log)
+        self._uuids: dict[str, UUID] = {}  # the log may give originator ids as text (engine.log)
 
     def __call__(self, originator_id: UUID | str, version: int, topic: str, data: bytes) -> Any:
         """The domain event of one stored event (``data`` as stored: maybe encrypted, compressed)."""

@@ -1,8 +1,12 @@
 """How events become stored bytes and back: pydantic JSON, orjson, upcasting on read.
 
+Persistence, not domain: the composition root selects these classes through the library's
+environment (``MAPPER_TOPIC``, ``TRANSCODER_TOPIC``, see ``mapper_env``), so the application service
+never imports them.
+
 Stored state is ``model_dump(mode="json")`` less the id and version, plus ``class_version`` when
-above 1. On read, ``upcast_vN_vN+1`` static methods of the event class rewrite older states before
-validation, so an event released years ago still rebuilds today's state.
+above 1. On read, the event class's ``upcast_vN_vN+1`` static methods (``domain.events.upcast``)
+rewrite older states before validation, so an event released years ago still rebuilds today's state.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import orjson
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.events import upcast
+
 
 class OrjsonTranscoder(Transcoder):
-    def encode(self, obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-    def decode(self, data: bytes) -> Any:
-        return orjson.loads(data)
+    # The functions themselves, not methods calling them: a reader that decodes a whole log
+    # (projections.engine.decode) calls ``transcoder.decode`` once per event.
+    encode = staticmethod(orjson.dumps)
+    decode = staticmethod(orjson.loads)
 
 
 class PydanticMapper(Mapper):
@@ -55,10 +60,6 @@ class PydanticMapper(Mapper):
         return cls(**state)
 
 
-def upcast(cls: type, state: dict[str, Any]) -> None:
-    """Bring a stored state up to the class's current version, one step at a time."""
-    target = getattr(cls, "class_version", 1)
-    version = state.pop("class_version", 1)
-    while version < target:
-        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
-        version += 1
+def mapper_env() -> dict[str, str]:
+    """The library's environment keys that make an application store events with this mapper."""
+    return {"MAPPER_TOPIC": get_topic(PydanticMapper), "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder)}
