@@ -36,25 +36,20 @@ from projections.scope import Scope, scope_condition, sees
 
 log = structlog.get_logger()
 
-CONVENTIONS = Table(
+CONVENTIONS = Table.of(
     "cal_conventions",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("number", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-        ("status", "TEXT NOT NULL"), ("next_due_on", "TEXT"), ("dirty", "INTEGER NOT NULL"), ("state", "TEXT NOT NULL"),
-    ),
-    ("convention_id",),
-    (("next_due_on",), ("dirty",)),
-)  # fmt: skip
-ALERTS = Table(
+    "convention_id TEXT NOT NULL, number TEXT NOT NULL, cpam_code TEXT NOT NULL, status TEXT NOT NULL, "
+    "next_due_on TEXT, dirty INTEGER NOT NULL, state TEXT NOT NULL",
+    key="convention_id",
+    indexes="next_due_on; dirty",
+)
+ALERTS = Table.of(
     "cal_alerts",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("kind", "TEXT NOT NULL"), ("ref", "TEXT NOT NULL"),
-        ("number", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"), ("date", "TEXT NOT NULL"),
-        ("starts_on", "TEXT NOT NULL"), ("overdue_on", "TEXT"),
-    ),
-    ("convention_id", "kind", "ref"),
-    (("starts_on",), ("cpam_code", "starts_on")),
-)  # fmt: skip
+    "convention_id TEXT NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL, number TEXT NOT NULL, "
+    "cpam_code TEXT NOT NULL, date TEXT NOT NULL, starts_on TEXT NOT NULL, overdue_on TEXT",
+    key="convention_id, kind, ref",
+    indexes="starts_on; cpam_code, starts_on",
+)
 
 # Events neither CalendarState nor the alerts look at (a unit test checks CalendarState ignores them):
 # skipped without touching the convention. Payments are the most frequent event of the log.

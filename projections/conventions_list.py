@@ -15,19 +15,16 @@ from projections.base import Item, StatefulModel
 from projections.engine.store import ProjectionStore, Table, Tx
 from projections.scope import Scope, scope_condition
 
-CONVENTIONS = Table(
+CONVENTIONS = Table.of(
     "lst_conventions",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("number", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-        ("rpps", "TEXT NOT NULL"), ("doctor_name", "TEXT NOT NULL"), ("name_key", "TEXT NOT NULL"),
-        ("specialty", "TEXT NOT NULL"), ("status", "TEXT NOT NULL"), ("option", "TEXT NOT NULL"),
-        ("tier", "TEXT NOT NULL"), ("contract_year", "INTEGER NOT NULL"), ("effective_from", "TEXT NOT NULL"),
-        ("signed_on", "TEXT NOT NULL"), ("assistant_fte", "TEXT"), ("suspended_since", "TEXT"),
-        ("terminated_on", "TEXT"), ("version", "INTEGER NOT NULL"), ("state", "TEXT NOT NULL"),
-    ),
-    ("convention_id",),
-    (("cpam_code", "number"), ("number",), ("rpps",), ("name_key",), ("status",)),
-)  # fmt: skip
+    "convention_id TEXT NOT NULL, number TEXT NOT NULL, cpam_code TEXT NOT NULL, rpps TEXT NOT NULL, "
+    "doctor_name TEXT NOT NULL, name_key TEXT NOT NULL, specialty TEXT NOT NULL, status TEXT NOT NULL, "
+    "option TEXT NOT NULL, tier TEXT NOT NULL, contract_year INTEGER NOT NULL, "
+    "effective_from TEXT NOT NULL, signed_on TEXT NOT NULL, assistant_fte TEXT, suspended_since TEXT, "
+    "terminated_on TEXT, version INTEGER NOT NULL, state TEXT NOT NULL",
+    key="convention_id",
+    indexes="cpam_code, number; number; rpps; name_key; status",
+)
 
 # Events that only move the version shown (most of the log): no other column to look at.
 UNREAD = frozenset({ev.ReviewDue, ev.ReviewHeld, ev.InstalmentDue, ev.PaymentRecorded, ev.AttainmentRecorded})

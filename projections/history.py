@@ -19,13 +19,12 @@ from domain.french import dd_mm_yyyy, euros
 from projections.base import Item, ReadModel
 from projections.engine.store import ProjectionStore, Table, Tx
 
-LINES = Table(
+LINES = Table.of(
     "hist_events",
-    (("convention_id", "TEXT NOT NULL"), ("version", "INTEGER NOT NULL"), ("topic", "TEXT NOT NULL"),
-     ("state", "TEXT NOT NULL")),
-    ("convention_id", "version"),
+    "convention_id TEXT NOT NULL, version INTEGER NOT NULL, topic TEXT NOT NULL, state TEXT NOT NULL",
+    key="convention_id, version",
     append_only=True,
-)  # fmt: skip
+)
 TIMELINE = ("version", "event_type", "effective_date", "recorded_at", "actor", "reason", "command_id", "sentence")
 
 PROFILES = {

@@ -17,34 +17,29 @@ from projections.base import Item, StatefulModel, cents, euros
 from projections.engine.store import ProjectionStore, Table, Tx
 from projections.scope import Scope, scope_condition
 
-CONVENTIONS = Table(
+CONVENTIONS = Table.of(
     "ledger_conventions",
-    (("convention_id", "TEXT NOT NULL"), ("number", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-     ("state", "TEXT NOT NULL")),
-    ("convention_id",),
-)  # fmt: skip
-INSTALMENTS = Table(
+    "convention_id TEXT NOT NULL, number TEXT NOT NULL, cpam_code TEXT NOT NULL, state TEXT NOT NULL",
+    key="convention_id",
+)
+INSTALMENTS = Table.of(
     "ledger_instalments",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("instalment_id", "TEXT NOT NULL"), ("number", "TEXT NOT NULL"),
-        ("cpam_code", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("kind", "TEXT NOT NULL"),
-        ("fell_due_on", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("amount_cents", "BIGINT NOT NULL"),
-        ("basis", "TEXT NOT NULL"),
-    ),
-    ("convention_id", "instalment_id"),
-    (("cpam_code", "due_date"), ("due_date",)),
+    "convention_id TEXT NOT NULL, instalment_id TEXT NOT NULL, number TEXT NOT NULL, "
+    "cpam_code TEXT NOT NULL, year INTEGER NOT NULL, kind TEXT NOT NULL, fell_due_on TEXT NOT NULL, "
+    "due_date TEXT NOT NULL, amount_cents BIGINT NOT NULL, basis TEXT NOT NULL",
+    key="convention_id, instalment_id",
+    indexes="cpam_code, due_date; due_date",
     append_only=True,
-)  # fmt: skip
-SETTLEMENTS = Table(  # what became of an instalment: paid (once, R7) or cancelled by a termination
+)
+# what became of an instalment: paid (once, R7) or cancelled by a termination
+SETTLEMENTS = Table.of(
     "ledger_settlements",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("instalment_id", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-        ("status", "TEXT NOT NULL"), ("on_date", "TEXT NOT NULL"), ("cents", "BIGINT"), ("reference", "TEXT"),
-    ),
-    ("convention_id", "instalment_id"),
-    (("cpam_code", "on_date"),),
+    "convention_id TEXT NOT NULL, instalment_id TEXT NOT NULL, cpam_code TEXT NOT NULL, "
+    "status TEXT NOT NULL, on_date TEXT NOT NULL, cents BIGINT, reference TEXT",
+    key="convention_id, instalment_id",
+    indexes="cpam_code, on_date",
     append_only=True,
-)  # fmt: skip
+)
 COLUMNS = (
     "convention_id", "instalment_id", "number", "cpam_code", "year", "kind", "fell_due_on", "due_date", "amount_cents",
     "basis", "status", "paid_on", "paid_cents", "payment_reference", "cancelled_on",

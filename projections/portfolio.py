@@ -45,46 +45,40 @@ from projections.calendar import Calendar, describe_error
 from projections.engine.store import ProjectionStore, Table, Tx
 from projections.scope import Scope, scope_condition
 
-CONVENTIONS = Table(
+CONVENTIONS = Table.of(
     "pf_conventions",
-    (
-        ("convention_id", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"), ("status", "TEXT NOT NULL"),
-        ("option", "TEXT NOT NULL"), ("tier", "TEXT NOT NULL"), ("fte_milli", "INTEGER NOT NULL"),
-        ("suspended_since", "TEXT"), ("state", "TEXT NOT NULL"),
-    ),
-    ("convention_id",),
-    (("status",),),
-)  # fmt: skip
-MONEY = Table(
+    "convention_id TEXT NOT NULL, cpam_code TEXT NOT NULL, status TEXT NOT NULL, option TEXT NOT NULL, "
+    "tier TEXT NOT NULL, fte_milli INTEGER NOT NULL, suspended_since TEXT, state TEXT NOT NULL",
+    key="convention_id",
+    indexes="status",
+)
+MONEY = Table.of(
     "pf_money",
-    (
-        ("cpam_code", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("due_cents", "BIGINT NOT NULL"),
-        ("to_recover_cents", "BIGINT NOT NULL"), ("paid_cents", "BIGINT NOT NULL"),
-        ("recovered_cents", "BIGINT NOT NULL"),
-    ),
-    ("cpam_code", "year"),
-)  # fmt: skip
-REVIEWS = Table(  # reviews fallen due (ReviewDue); deadline = due date + grace days
+    "cpam_code TEXT NOT NULL, year INTEGER NOT NULL, due_cents BIGINT NOT NULL, "
+    "to_recover_cents BIGINT NOT NULL, paid_cents BIGINT NOT NULL, recovered_cents BIGINT NOT NULL",
+    key="cpam_code, year",
+)
+# reviews fallen due (ReviewDue); deadline = due date + grace days
+REVIEWS = Table.of(
     "pf_reviews",
-    (("convention_id", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-     ("deadline", "TEXT NOT NULL")),
-    ("convention_id", "due_date"),
+    "convention_id TEXT NOT NULL, due_date TEXT NOT NULL, cpam_code TEXT NOT NULL, deadline TEXT NOT NULL",
+    key="convention_id, due_date",
     append_only=True,
-)  # fmt: skip
-HELD = Table(  # reviews held (ReviewHeld), possibly before they fell due
+)
+# reviews held (ReviewHeld), possibly before they fell due
+HELD = Table.of(
     "pf_reviews_held",
-    (("convention_id", "TEXT NOT NULL"), ("due_date", "TEXT NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-     ("deadline", "TEXT NOT NULL"), ("held_on", "TEXT NOT NULL")),
-    ("convention_id", "due_date"),
+    "convention_id TEXT NOT NULL, due_date TEXT NOT NULL, cpam_code TEXT NOT NULL, deadline TEXT NOT NULL, "
+    "held_on TEXT NOT NULL",
+    key="convention_id, due_date",
     append_only=True,
-)  # fmt: skip
-ATTAINMENTS = Table(
+)
+ATTAINMENTS = Table.of(
     "pf_attainments",
-    (("convention_id", "TEXT NOT NULL"), ("year", "INTEGER NOT NULL"), ("cpam_code", "TEXT NOT NULL"),
-     ("attainment_bp", "INTEGER NOT NULL")),
-    ("convention_id", "year"),
+    "convention_id TEXT NOT NULL, year INTEGER NOT NULL, cpam_code TEXT NOT NULL, attainment_bp INTEGER NOT NULL",
+    key="convention_id, year",
     append_only=True,
-)  # fmt: skip
+)
 
 
 class _Graces(dict[int, timedelta]):

@@ -43,6 +43,19 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
 
+    @classmethod
+    def of(cls, name: str, columns: str, key: str, indexes: str = "", *, append_only: bool = False) -> Table:
+        """A table written as SQL reads: ``Table.of("t", "id TEXT NOT NULL, n INTEGER", key="id",
+        indexes="n; a, b")`` (columns by commas, indexes by semicolons)."""
+        cols = tuple(tuple(c.strip().split(" ", 1)) for c in columns.split(","))
+        return cls(
+            name,
+            cols,  # type: ignore[arg-type]
+            tuple(k.strip() for k in key.split(",")),
+            tuple(tuple(c.strip() for c in i.split(",")) for i in indexes.split(";") if i.strip()),
+            append_only,
+        )
+
 
 @dataclass
 class Tx:
