@@ -198,7 +198,8 @@ class ConventionsApp(Application[UUID]):
 
     def _record_due_command(self, command: RecordDue, conv_id: UUID, meta: CommandMeta) -> dict[str, Any]:
         """What fell due on one convention, up to a day that is not after today (R21)."""
-        today = self.clock()
+        meta = self._prepare(meta)  # who and why as printable text (R29), like any other command
+        today = meta.today or self.clock()
         until = command.until or today
         if until > today:
             raise InvalidInput(

@@ -5,6 +5,7 @@ Generated from ``domain.commands.COMMANDS``: a new intention that an entry point
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,19 @@ def test_the_cli_and_the_api_build_the_same_command(monkeypatch: pytest.MonkeyPa
     posted = REQUEST_BODIES[Hire].model_validate(body).with_default_reason()
     assert handled == [Hire.model_validate(posted.model_dump())]
     assert handled[0].arguments() == posted.arguments() and handled[0].reason == posted.reason == "embauche"
+
+
+def test_record_due_over_http_records_what_fell_due_once_and_never_the_future(api: Api) -> None:
+    """RecordDue (POST /conventions/{id}/dues): up to today by default, idempotent, not after today (R21)."""
+    api.clock.today = date(2026, 3, 15)  # year 2 started on 2026-03-01: y2-full, reviews...
+    before = len(api.events(api.a))
+    r = api.post(f"/conventions/{api.a}/dues", {}, "op281")
+    assert r.status_code == 200 and r.json()["recorded"] > 0
+    assert len(api.events(api.a)) == before + r.json()["recorded"] == r.json()["version"]
+    assert api.events(api.a)[-1].actor == "op281" and api.events(api.a)[-1].reason == "échéancier"
+    again = api.post(f"/conventions/{api.a}/dues", {}, "op281")
+    assert again.status_code == 200 and again.json()["recorded"] == 0
+    future = api.post(f"/conventions/{api.a}/dues", {"until": "2026-03-16"}, "op281")
+    assert (future.status_code, future.json()["code"]) == (422, "date_in_future")
+    assert api.post(f"/conventions/{api.b}/dues", {}, "op281").status_code == 404  # another CPAM's
+    assert len(api.events(api.a)) == r.json()["version"]
