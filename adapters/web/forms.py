@@ -142,7 +142,7 @@ def label_and_hint(name: str, info: FieldInfo) -> tuple[str, str]:
     if name == "reason":
         return "Motif", "Enregistré sur chaque événement ; le motif par défaut de l'action sinon."
     text = (info.description or name.replace("_", " ").capitalize()).strip()
-    cut = min((i for i in (text.find(" ("), text.find(" ;"), text.find(" : ")) if i > 0), default=len(text))
+    cut = min((i for i in (text.find(" ("), text.find(" ;")) if i > 0), default=len(text))
     if cut < 8:  # "R28 : l'assistant était..." : the clause is a rule's name, the sentence is the label
         cut = len(text)
     label = text[:cut].rstrip(".")
