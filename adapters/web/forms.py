@@ -238,6 +238,17 @@ def initial(form_specs: list[FieldSpec], given: Any = None) -> dict[str, Any]:
     return out
 
 
+def first_refused(form_specs: list[FieldSpec], errors: dict[str, str]) -> str | None:
+    """The first field, in the form's order, that was refused: it gets the focus."""
+    for spec in form_specs:
+        if spec.kind == "group":
+            if (child := first_refused(spec.children, errors)) is not None:
+                return child
+        elif spec.name in errors:
+            return spec.name
+    return None
+
+
 def french(error: dict[str, Any], description: str | None = None) -> str:
     """A pydantic error as an operator reads it."""
     kind = error["type"]

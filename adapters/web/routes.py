@@ -3,6 +3,7 @@ the work queue, the dashboard and the simulator. Writes are in ``routes_forms``.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -37,6 +38,17 @@ KIND_ACTIONS = {
     "nightly_failure": "dues",
 }  # fmt: skip
 ACTIONS = [c for c in COMMANDS if c is not Sign]
+_YEAR = re.compile(r"année (\d{1,3})")
+
+
+def action_link(item: dict[str, Any]) -> str | None:
+    """The form that clears a work-queue line; an attainment's year pre-filled (it is in the message)."""
+    resource = KIND_ACTIONS.get(item["kind"])
+    if resource is None:
+        return None
+    link = f"{PREFIX}/conventions/{item['convention_id']}/{resource}"
+    year = _YEAR.search(item["message"]) if resource == "attainments" else None
+    return f"{link}?year={year.group(1)}" if year else link
 
 
 @router.get("")
@@ -176,7 +188,7 @@ def work_queue(
     return page(
         request, "queue.html", session, nav="queue", items=items[(page_ - 1) * PER_PAGE : page_ * PER_PAGE],
         total=len(items), page_number=page_, pages=pages, kinds=list(KIND_ACTIONS) + ["end_of_term"],
-        actions=KIND_ACTIONS, filters={"kind": kind, "cpam": cpam, "retard": retard},
+        link=action_link, filters={"kind": kind, "cpam": cpam, "retard": retard},
         cpams=_cpams(session.user.scope()), freshness=result["freshness"], today=result["today"],
     )  # fmt: skip
 

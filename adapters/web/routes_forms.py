@@ -46,11 +46,12 @@ def _form(
 ) -> HTMLResponse:  # fmt: skip
     """The form of ``model``, with what was typed and the refusals next to their fields."""
     specs = forms.specs(model)
+    errors = errors or {}
     action = f"{PREFIX}/conventions/{conv['id']}/{model.resource}" if conv else f"{PREFIX}/conventions/nouvelle"
     return page(
         request, "form.html", session, status=status, nav="conventions", model=model, specs=specs, values=values,
-        errors=errors or {}, key=key or str(uuid.uuid4()), version=version, c=conv, stale=stale, action=action,
-        freshness=None,
+        errors=errors, key=key or str(uuid.uuid4()), version=version, c=conv, stale=stale, action=action,
+        first_error=forms.first_refused(specs, errors), freshness=None,
     )  # fmt: skip
 
 
@@ -149,7 +150,8 @@ def _version(form: Any) -> int | None:
 
 
 def _status(error: DomainError) -> int:
-    return {"invalid": 422, "not_found": 404, "conflict": 409, "stale": 409, "forbidden": 403}[error.kind.value]
+    # the convention exists (checked before): a "not found" here is about a value typed (an instalment...)
+    return {"invalid": 422, "not_found": 422, "conflict": 409, "stale": 409, "forbidden": 403}[error.kind.value]
 
 
 def _errors(model: type[Command], error: DomainError) -> dict[str, str]:

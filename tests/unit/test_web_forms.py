@@ -109,3 +109,20 @@ def test_session_values_are_signed_and_expire() -> None:
     assert Sessions("another secret", 1)._load(value, 60) is None
     assert sessions._load(value, -1) is None  # an age limit already past: expired
     assert same("abc", "abc") and not same("abc", "abd") and not same("", "")
+
+
+def test_the_first_refused_field_gets_the_focus() -> None:
+    specs = forms.specs(Sign)
+    assert forms.first_refused(specs, {"signed_on": "x", "rpps": "y"}) == "rpps"  # the form's order
+    assert forms.first_refused(specs, {"policies.modulation": "x"}) == "policies.modulation"
+    assert forms.first_refused(specs, {"__all__": "x"}) is None
+
+
+def test_a_work_queue_line_links_to_the_form_that_clears_it() -> None:
+    from adapters.web.routes import action_link
+
+    message = "Convention N1 (CPAM 281) : Atteinte de l'année 3 à saisir (année terminée le 01/04/2026)."
+    line = {"convention_id": "c", "kind": "attainment_missing", "message": message}
+    assert action_link(line) == "/web/conventions/c/attainments?year=3"
+    assert action_link({**line, "kind": "review"}) == "/web/conventions/c/reviews"
+    assert action_link({**line, "kind": "end_of_term"}) is None  # nothing to record: the convention page
