@@ -175,7 +175,7 @@ def specs(model: type[BaseModel], prefix: str = "") -> list[FieldSpec]:
     return out
 
 
-def _value(spec: FieldSpec, raw: str) -> Any:
+def typed_value(spec: FieldSpec, raw: str) -> Any:
     """A submitted text as the model's strict types want it; left as text when it cannot be, so
     the model's own refusal names the field."""
     raw = raw.strip()
@@ -205,7 +205,7 @@ def parse(form_specs: list[FieldSpec], form: Any) -> dict[str, Any]:
         elif spec.kind == "checkbox":
             values[key] = form.get(spec.name) is not None
         elif (raw := str(form.get(spec.name) or "").strip()) != "":
-            values[key] = _value(spec, raw)
+            values[key] = typed_value(spec, raw)
     return values
 
 

@@ -129,7 +129,7 @@ def _cpams(scope: frozenset[str] | None) -> list[str]:
     return sorted(scope) if scope is not None else []
 
 
-def convention_or_404(request: Request, guard: ScopeGuard, user: Any, convention_id: str) -> UUID:
+def convention_or_404(guard: ScopeGuard, user: Any, convention_id: str) -> UUID:
     """The id of a convention the user may see; the very same « not found » otherwise."""
     try:
         cid = UUID(convention_id)
@@ -144,7 +144,7 @@ def convention_or_404(request: Request, guard: ScopeGuard, user: Any, convention
 def convention(request: Request, convention_id: str, etat_au: str = "", fait: str = "") -> HTMLResponse:
     session = signed_in(request)
     svc = services(request)
-    cid = convention_or_404(request, svc.scope, session.user, convention_id)
+    cid = convention_or_404(svc.scope, session.user, convention_id)
     as_of, as_of_error = _day(etat_au)
     current = svc.app.get(cid)
     try:
@@ -166,7 +166,7 @@ def convention(request: Request, convention_id: str, etat_au: str = "", fait: st
 def _day(text: str) -> tuple[date | None, str]:
     if not text.strip():
         return None, ""
-    value = forms._value(forms.FieldSpec("as_of", "", "date", False), text)
+    value = forms.typed_value(forms.FieldSpec("as_of", "", "date", False), text)
     try:
         return date.fromisoformat(value), ""
     except (TypeError, ValueError):

@@ -104,7 +104,7 @@ def command_form(request: Request, convention_id: str, resource: str) -> HTMLRes
     session = signed_in(request, Permission.WRITE)
     model = _command(resource)
     svc = services(request)
-    cid = convention_or_404(request, svc.scope, session.user, convention_id)
+    cid = convention_or_404(svc.scope, session.user, convention_id)
     conv = svc.app.get(cid)
     specs = forms.specs(model)
     return _form(request, session, model, values=forms.initial(specs, request.query_params), version=conv.version,
@@ -117,7 +117,7 @@ async def command(request: Request, convention_id: str, resource: str) -> Respon
     model = _command(resource)
     form = await checked_form(request, session)
     svc = services(request)
-    cid = convention_or_404(request, svc.scope, session.user, convention_id)
+    cid = convention_or_404(svc.scope, session.user, convention_id)
     specs = forms.specs(model)
     typed, key = forms.submitted(specs, form), str(form.get("key") or "")
     version = _version(form)
