@@ -168,7 +168,7 @@ def test_a_stale_page_is_refused_and_explained(page: Any, site: Site) -> None:
     stale = page.get_by_test_id("stale")
     expect(stale).to_contain_text("La convention a changé depuis l'ouverture de ce formulaire")
     expect(stale).to_contain_text("rien n'a été enregistré")
-    expect(stale).to_contain_text("par op281")
+    expect(stale).to_contain_text("op281 : objectif fixé à 1150 patients")  # what changed, and who
     assert site.events(cid, "AssistantHired") == 0
     checked(page, "perime")
     page.get_by_role("button", name="Enregistrer").click()  # re-read, sent again on the new version
