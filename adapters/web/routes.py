@@ -198,7 +198,7 @@ def work_queue(
 def dashboard(request: Request) -> HTMLResponse:
     session = signed_in(request, Permission.REPORTS)
     svc = services(request)
-    data = svc.read_models.dashboard(session.user.scope(), svc.clock())
+    data = state(request).dashboards.get(svc.read_models, session.user.scope(), svc.clock())
     total = sum(row["count"] for row in data["conventions"])
     arrears = sum((Decimal(str(a["amount"])) for a in data["arrears"]), Decimal(0))
     return page(

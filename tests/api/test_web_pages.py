@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import escape
 
 from adapters.web.routes_forms import BY_RESOURCE
-from tests.api.conftest import Api
+from tests.api.conftest import RPPS, Api, seed_convention
 
 
 def csrf_of(html: str) -> str:
@@ -101,3 +101,13 @@ def test_every_command_has_its_form(api: Api) -> None:
         assert 'name="key"' in page.text and 'name="version" value="' in page.text
     assert api.client.get(f"/web/conventions/{api.a}/nothing").status_code == 404
     assert api.client.get("/web/conventions/nouvelle").status_code == 200
+
+
+def test_the_dashboard_is_recomputed_when_something_is_recorded(api: Api) -> None:
+    signed_in(api, "admin")
+    before = api.client.get("/web/tableau-de-bord").text
+    assert api.client.get("/web/tableau-de-bord").text == before  # nothing new: the same answer
+    seed_convention(api.app, "C-281", "281", RPPS[2])
+    after = api.client.get("/web/tableau-de-bord").text
+    assert re.search(r'data-testid="total">(\d+)<', before).group(1) == "2"  # type: ignore[union-attr]
+    assert re.search(r'data-testid="total">(\d+)<', after).group(1) == "3"  # type: ignore[union-attr]
