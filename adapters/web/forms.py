@@ -95,6 +95,7 @@ class FieldSpec:
     choices: list[tuple[str, str]] = field(default_factory=list)
     default: Any = None
     max_length: int | None = None
+    integers: bool = False  # a choice among whole numbers (a sector): sent to the model as a number
     children: list[FieldSpec] = field(default_factory=list)
 
 
@@ -166,6 +167,7 @@ def specs(model: type[BaseModel], prefix: str = "") -> list[FieldSpec]:
             name=prefix + name, label=label if name != "policies" else "Politiques choisies à la signature",
             kind=kind, required=info.is_required() and kind != "checkbox", hint=hint, choices=choices,
             default=getattr(default, "value", default), max_length=_max_length(info),
+            integers=get_origin(annotation) is Literal and all(type(v) is int for v in get_args(annotation)),
         )  # fmt: skip
         if kind == "group":
             spec.children = specs(annotation, prefix=f"{prefix}{name}.")
@@ -189,7 +191,7 @@ def typed_value(spec: FieldSpec, raw: str) -> Any:
             return text
     if spec.kind == "date" and (m := _FR_DAY.fullmatch(raw)):
         return f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
-    if spec.kind == "select" and raw.isdigit() and all(v.isdigit() for v, _ in spec.choices if v):
+    if spec.kind == "select" and spec.integers and raw.isdigit():
         return int(raw)
     return raw
 

@@ -45,7 +45,7 @@ def _form(
     conv: dict[str, Any] | None = None, stale: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:  # fmt: skip
     """The form of ``model``, with what was typed and the refusals next to their fields."""
-    specs = forms.specs(model)
+    specs = _specs(model, session)
     errors = errors or {}
     action = f"{PREFIX}/conventions/{conv['id']}/{model.resource}" if conv else f"{PREFIX}/conventions/nouvelle"
     return page(
@@ -53,6 +53,16 @@ def _form(
         errors=errors, key=key or str(uuid.uuid4()), version=version, c=conv, stale=stale, action=action,
         first_error=forms.first_refused(specs, errors), freshness=None,
     )  # fmt: skip
+
+
+def _specs(model: type[Command], session: Session) -> list[forms.FieldSpec]:
+    """The model's form; a user attached to some CPAMs chooses the signature's CPAM among them."""
+    specs = forms.specs(model)
+    scope = session.user.scope()
+    for spec in specs:
+        if spec.name == "cpam_code" and scope is not None:
+            spec.kind, spec.choices = "select", [(code, f"CPAM {code}") for code in sorted(scope)]
+    return specs
 
 
 def _meta(session: Session, form: Any, request: Request) -> CommandMeta:
@@ -67,7 +77,7 @@ def _meta(session: Session, form: Any, request: Request) -> CommandMeta:
 @router.get("/conventions/nouvelle")
 def sign_form(request: Request) -> HTMLResponse:
     session = signed_in(request, Permission.WRITE)
-    specs = forms.specs(Sign)
+    specs = _specs(Sign, session)
     values = forms.initial(specs, request.query_params)
     if not values.get("cpam_code") and session.user.scope():
         values["cpam_code"] = sorted(session.user.scope() or [])[0]
@@ -78,7 +88,7 @@ def sign_form(request: Request) -> HTMLResponse:
 async def sign(request: Request) -> Response:
     session = signed_in(request, Permission.WRITE)
     form = await checked_form(request, session)
-    specs = forms.specs(Sign)
+    specs = _specs(Sign, session)
     typed = forms.submitted(specs, form)
     key = str(form.get("key") or "")
     meta = _meta(session, form, request)

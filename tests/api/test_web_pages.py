@@ -111,3 +111,17 @@ def test_the_dashboard_is_recomputed_when_something_is_recorded(api: Api) -> Non
     after = api.client.get("/web/tableau-de-bord").text
     assert re.search(r'data-testid="total">(\d+)<', before).group(1) == "2"  # type: ignore[union-attr]
     assert re.search(r'data-testid="total">(\d+)<', after).group(1) == "3"  # type: ignore[union-attr]
+
+
+def test_an_operator_signs_only_for_his_or_her_cpams(api: Api) -> None:
+    signed_in(api, "op281")
+    form = api.client.get("/web/conventions/nouvelle")
+    choices = re.search(r'<select[^>]*name="cpam_code".*?</select>', form.text, re.S).group(0)  # type: ignore[union-attr]
+    assert re.findall(r'<option value="(\d+)"', choices) == ["281"]
+    body = {"csrf": csrf_of(form.text), "key": "k-00000002", "number": "X-1", "cpam_code": "751", "rpps": RPPS[3],
+            "doctor_name": "Dr X", "specialty": "general_practice", "sector": "1", "option": "FULL",
+            "percentile": "50", "initial_patients": "1000", "target_patients": "1100", "signed_on": "2025-02-15",
+            "effective_from": "2025-03-01", "dedicated_room": "on"}  # fmt: skip
+    refused = api.client.post("/web/conventions/nouvelle", data=body)
+    assert refused.status_code == 403 and "Vous n&#39;êtes pas habilité pour la CPAM 751." in refused.text
+    assert list(api.app.convention_ids()) == [api.a, api.b]
