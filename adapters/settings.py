@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         description="/ready answers 503 when the read models are more than this many events behind the log.",
     )
 
+    web_secret: str | None = Field(
+        default=None,
+        description="Signs the web pages' session cookies; a random one per process when unset (sessions then "
+        "end when the process restarts, and several workers need it set).",
+    )
+    web_session_minutes: int = Field(default=480, ge=1, description="A web session expires after this long.")
+
     def events_sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"
 

@@ -117,7 +117,10 @@ def _year_step(conv: Convention, n: int, start: date, rng: random.Random) -> Non
                      agreement_date=today + timedelta(days=12))  # fmt: skip
         conv.reactivate(META, from_date=today + timedelta(days=10 + rng.randrange(90, 200)))
     elif r < 0.04 and n >= 2:
-        conv.terminate(META, on=today + timedelta(days=30), by=TerminatedBy.CPAM, ground="déménagement")
+        # not before a review already held (R22 refuses a termination dated before a recorded fact)
+        held = max((rv.held_on for rv in conv.reviews.values() if rv.held_on is not None), default=today)
+        on = max(today, held) + timedelta(days=30)
+        conv.terminate(META, on=on, by=TerminatedBy.CPAM, ground="déménagement")
 
 
 def _save(app, convs: list[Convention]) -> None:  # noqa: ANN001

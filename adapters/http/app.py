@@ -32,6 +32,7 @@ from adapters.http.routes_ops import router as ops_router
 from adapters.http.routes_reports import router as reports_router
 from adapters.http.services import Services
 from adapters.settings import Settings
+from adapters.web import install as install_web
 
 DESCRIPTION = """\
 API du back office des conventions d'aide à l'emploi d'assistant médical (CPAM).
@@ -215,6 +216,7 @@ def create_app(
     api.include_router(conventions_router)
     api.include_router(reports_router)
     _serve_docs(api)
+    install_web(api, settings)
     api.add_middleware(Methods, router=api.router)
     api.add_middleware(RequestContext)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
