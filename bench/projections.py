@@ -239,12 +239,18 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def portfolio_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options that say which generated portfolio to use (this benchmark's and bench/web.py's)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conventions", type=int, default=20_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--keep", action="store_true", help="Reuse the events file if it exists.")
+    return parser
+
+
+def main() -> None:
+    parser = portfolio_arguments(__doc__)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=2, help="Rebuilds (each followed by a read of the log).")
     parser.add_argument("--profile", action="store_true")

@@ -14,7 +14,6 @@ twice: reused (nothing recorded between two views) and computed (its cache empti
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -32,6 +31,7 @@ from adapters.http.app import create_app  # noqa: E402
 from adapters.logging import configure_logging  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
 from adapters.web.pages import DashboardCache  # noqa: E402
+from bench.projections import portfolio_arguments  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -98,11 +98,7 @@ def measure(data_dir: Path, repeat: int) -> dict[str, dict[str, dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--conventions", type=int, default=20_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--data-dir", type=Path)
-    parser.add_argument("--keep", action="store_true", help="Reuse the events file if it exists.")
+    parser = portfolio_arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-web-"))

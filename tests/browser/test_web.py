@@ -127,13 +127,18 @@ def test_a_bad_rpps_is_shown_next_to_its_field_and_nothing_is_recorded(page: Any
     assert list(site.app.convention_ids()) == []
 
 
-def test_a_double_submit_records_once(page: Any, site: Site) -> None:
-    cid = site.sign()
-    sign_in(page, site, "op281")
+def fill_the_hire_form(page: Any, cid: str) -> None:
+    """The hire form of a convention, filled (not sent): a nurse full time from 01/03/2025."""
     page.goto(f"/web/conventions/{cid}/hires")
     page.get_by_label("Date d'embauche").fill("2025-03-01")
     page.get_by_label("Temps de travail en ETP").fill("1")
     page.get_by_label("Profil de l'assistant").select_option("nurse")
+
+
+def test_a_double_submit_records_once(page: Any, site: Site) -> None:
+    cid = site.sign()
+    sign_in(page, site, "op281")
+    fill_the_hire_form(page, cid)
     # the same form sent twice, as a double click or a network retry would: both answered alike
     landed = page.evaluate(
         """async () => {
@@ -153,10 +158,7 @@ def test_a_double_submit_records_once(page: Any, site: Site) -> None:
 def test_a_stale_page_is_refused_and_explained(page: Any, site: Site) -> None:
     cid = site.sign()
     sign_in(page, site, "op281")
-    page.goto(f"/web/conventions/{cid}/hires")
-    page.get_by_label("Date d'embauche").fill("2025-03-01")
-    page.get_by_label("Temps de travail en ETP").fill("1")
-    page.get_by_label("Profil de l'assistant").select_option("nurse")
+    fill_the_hire_form(page, cid)
     other = page.context.new_page()  # meanwhile, in another tab, the objective changes
     other.goto(f"/web/conventions/{cid}/objectives")
     other.get_by_label("Première année de contrat concernée").fill("2")
