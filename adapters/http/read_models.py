@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from projections import calendar, conventions_list, history, ledger, portfolio
-from projections.engine.runner import Runner
+from projections.engine.runner import TOPICS, Runner
 from projections.scope import narrow
 
 Scope = frozenset[str] | None
@@ -89,8 +89,17 @@ class ProjectionReadModels:
             "as_of": self._recorded_at(position),
             "position": position,
             "head": head,
-            "lag": max(head - position, 0),
+            "lag": self._lag(position, head),
         }
+
+    def _lag(self, position: int, head: int) -> int:
+        """Notifications after the slowest read model's position, or 0 when none of them is an event
+        the read models apply: the log may end with command receipts and doctor registrations, which
+        no read model reads, so the position never reaches the head and "behind" would be untrue."""
+        lag = max(head - position, 0)
+        if lag and position > 0 and not self.runner.log.read(position + 1, 1, head, TOPICS):
+            return 0
+        return lag
 
     def _recorded_at(self, position: int) -> datetime | None:
         """When the notification at ``position`` (an id the runner reached: one that exists) was

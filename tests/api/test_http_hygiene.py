@@ -431,3 +431,18 @@ def test_r29_text_fields_are_refused_with_a_422_naming_the_field(
     assert r.status_code == 422, r.text
     assert (r.json()["code"], r.json()["errors"][0]["field"]) == ("invalid_text", field)
     assert api.get("/conventions", params={"q": "R29-1"}, who="admin").json()["total"] == 0
+
+
+def test_freshness_a_log_ending_with_a_command_receipt_is_not_behind(api: Api) -> None:
+    """A command's receipt (and a doctor's registration) is no read model's event: once the read
+    models have applied the command's events, nothing is "not yet taken in"."""
+    api.get("/conventions")
+    hired = api.post(f"/conventions/{api.a}/hires", {"hired_on": "2025-03-01", "fte": "1", "profile": "nurse"})
+    assert hired.status_code == 200
+    head = api.app.head()
+    r = api.get("/conventions")
+    assert r.json()["freshness"]["head"] == head and r.json()["freshness"]["position"] < head  # the receipt
+    assert (r.json()["freshness"]["lag"], r.headers["X-Data-Lag"]) == (0, "0")
+    signed = api.post("/conventions", sign_body("F-1", "281", RPPS[5]))  # ends with the registration
+    assert signed.status_code == 201
+    assert api.get("/ledger").json()["freshness"]["lag"] == 0
