@@ -204,6 +204,16 @@ class UserStore:
             return None
         return _user(row[:5])
 
+    def credential(self, name: str) -> str | None:
+        """The hash of the active user's token (None: unknown or revoked): what a web session was
+        opened with must still be what the user holds."""
+        with self._cursor() as cur:
+            cur.execute(
+                self._sql(f"SELECT token_hash FROM {self.TABLE} WHERE name = ? AND revoked_at IS NULL"), (name,)
+            )
+            row = cur.fetchone()
+        return None if row is None else str(row[0])
+
     def close(self) -> None:
         if self._close is not None:
             self._close()

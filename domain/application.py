@@ -39,7 +39,6 @@ from domain.commands import (
     PolicyChoices,
     Reactivate,
     RecordAttainment,
-    RecordDue,
     RecordPayment,
     ReplaceAssistant,
     SetObjective,
@@ -87,6 +86,8 @@ def _intention(model: type[Command]) -> Callable[..., dict[str, Any]]:
         def sign(self: ConventionsApp, meta: CommandMeta, *, policies: Any = None, **fields: Any) -> dict[str, Any]:
             if isinstance(policies, Policies):
                 policies = PolicyChoices.from_policies(policies)
+            elif isinstance(policies, dict):
+                policies = PolicyChoices(**policies)
             return self.handle(_build(Sign, meta, policies=policies, **fields), meta)
 
         sign.__doc__ = Sign.__doc__
@@ -138,8 +139,6 @@ class ConventionsApp(Application[UUID]):
             return self._sign(command, meta)
         if convention_id is None:
             raise InvalidInput("convention_required", "Préciser la convention visée.", "id")
-        if isinstance(command, RecordDue):
-            return self._record_due_command(command, convention_id, meta)
         assert isinstance(command, ConventionCommand)
         return self._command(command, convention_id, meta, expected_version)
 
@@ -195,19 +194,6 @@ class ConventionsApp(Application[UUID]):
         if registration.active_convention == conv.id:
             registration.set_active(None, self._event_meta(meta))
         return outcome, [registration]
-
-    def _record_due_command(self, command: RecordDue, conv_id: UUID, meta: CommandMeta) -> dict[str, Any]:
-        """What fell due on one convention, up to a day that is not after today (R21)."""
-        meta = self._prepare(meta)  # who and why as printable text (R29), like any other command
-        today = meta.today or self.clock()
-        until = command.until or today
-        if until > today:
-            raise InvalidInput(
-                "date_in_future", f"Le {until:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}).", "until"
-            )
-        count = self.record_due(conv_id, meta, today=until)
-        version = self._get(conv_id).version
-        return {"id": str(conv_id), "version": version, "recorded": count, "value": count}
 
     def record_due(self, conv_id: UUID, meta: CommandMeta, *, today: date) -> int:
         """Record what fell due on one convention up to ``today``. Idempotent by nature, so no

@@ -10,6 +10,7 @@ its event in the aggregate; every entry point follows from ``COMMANDS``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
@@ -378,6 +379,17 @@ class RecordDue(
     """
 
     until: Day | None = Field(default=None, description="Jusqu'à cette date (défaut : aujourd'hui).")
+
+    def apply_to(self, conv: Convention, meta: CommandMeta) -> int:
+        """The events recorded (0: nothing new), never beyond today (R21): ``meta.today`` is the
+        application's clock, set before any command is decided."""
+        today = meta.today or date.max
+        until = self.until or today
+        if until > today:
+            raise InvalidInput(
+                "date_in_future", f"Le {until:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}).", "until"
+            )
+        return conv.record_due(meta, today=until)
 
 
 COMMANDS: tuple[type[Command], ...] = (

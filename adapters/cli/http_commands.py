@@ -39,6 +39,12 @@ def serve(
     configure_logging(settings.log_format, settings.log_level)
     log_config = None  # keep our structlog handlers: uvicorn's loggers go through them
     if workers > 1:
+        if not settings.web_secret:
+            typer.echo(
+                "warning[web_secret_missing]: sans CONVENTIONS_WEB_SECRET, chaque processus signe ses sessions "
+                "avec sa propre clé : les opérateurs seront déconnectés d'une requête à l'autre.",
+                err=True,
+            )
         if data_dir is not None:
             os.environ["CONVENTIONS_DATA_DIR"] = str(Path(data_dir))
         uvicorn.run(

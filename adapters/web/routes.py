@@ -11,7 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from adapters.http.auth import ScopeGuard
 from adapters.http.read_models import ListQuery, narrow
@@ -23,7 +23,7 @@ from adapters.web.session import authenticate
 from domain.commands import COMMANDS, Sign
 from domain.errors import DomainError, NotFound
 from domain.estimate import estimate, estimated_attainment
-from domain.fields import Day
+from domain.fields import MAX_DAY, MIN_DAY, Day
 from domain.values import Modulation, Option, Status, Tier
 from domain.views import convention_view, read_day
 
@@ -83,7 +83,7 @@ async def sign_in(request: Request) -> Response:
     if user is None:
         return _sign_in_form(request, 401, back, "Nom ou jeton inconnu, ou jeton révoqué.", name[:64])
     response = RedirectResponse(back or PREFIX + "/conventions", status_code=303)
-    sessions.sign_in(request, response, user)
+    sessions.sign_in(request, response, user, token)
     return response
 
 
@@ -168,9 +168,9 @@ def _day(text: str) -> tuple[date | None, str]:
         return None, ""
     value = forms.typed_value(forms.FieldSpec("as_of", "", "date", False), text)
     try:
-        return date.fromisoformat(value), ""
-    except (TypeError, ValueError):
-        return None, "Date attendue (JJ/MM/AAAA)."
+        return TypeAdapter(Day).validate_python(value), ""  # the API's dates: 1950-2199, or refused
+    except ValidationError:
+        return None, f"Date attendue (JJ/MM/AAAA) entre le {MIN_DAY:%d/%m/%Y} et le {MAX_DAY:%d/%m/%Y}."
 
 
 # ----------------------------------------------------------------------------- work queue

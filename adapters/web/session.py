@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from adapters.users import User, UserStore
+from adapters.users import User, UserStore, hash_token
 
 COOKIE = "cpam_session"
 SIGN_IN_COOKIE = "cpam_sign_in"  # the sign-in form's own CSRF token, before any session exists
@@ -42,8 +42,11 @@ class Sessions:
             secure=request.url.scheme == "https",
         )  # fmt: skip
 
-    def sign_in(self, request: Request, response: Response, user: User) -> None:
-        value = self.serializer.dumps({"u": user.name, "c": secrets.token_urlsafe(24)})
+    def sign_in(self, request: Request, response: Response, user: User, token: str) -> None:
+        # "k": a fingerprint of the token signed in with: a user given a new token (revoked, then
+        # added again under the same name) does not inherit the sessions opened with the old one.
+        key = hash_token(token)[:16]
+        value = self.serializer.dumps({"u": user.name, "c": secrets.token_urlsafe(24), "k": key})
         self._set(request, response, COOKIE, value, self.max_age)
         response.delete_cookie(SIGN_IN_COOKIE, path="/")
 
@@ -64,6 +67,9 @@ class Sessions:
         data = self._load(request.cookies.get(COOKIE), self.max_age)
         if data is None or not isinstance(data.get("u"), str) or not isinstance(data.get("c"), str):
             return None
+        held = users.credential(data["u"])
+        if held is None or not hmac.compare_digest(held[:16], str(data.get("k", ""))):
+            return None  # revoked, or a new token since this session was opened
         user = next((u for u in users.list() if u.name == data["u"]), None)
         return None if user is None else Session(user, data["c"])
 

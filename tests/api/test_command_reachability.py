@@ -101,3 +101,17 @@ def test_record_due_over_http_records_what_fell_due_once_and_never_the_future(ap
     assert (future.status_code, future.json()["code"]) == (422, "date_in_future")
     assert api.post(f"/conventions/{api.b}/dues", {}, "op281").status_code == 404  # another CPAM's
     assert len(api.events(api.a)) == r.json()["version"]
+
+
+def test_record_due_is_a_command_like_the_others_receipt_and_version(api: Api) -> None:
+    api.clock.today = date(2026, 3, 15)
+    version = len(api.events(api.a))
+    stale = api.post(f"/conventions/{api.a}/dues", {}, "op281", **{"If-Match": f'"{version - 1}"'})
+    assert (stale.status_code, stale.json()["code"]) == (412, "stale_version")
+    assert len(api.events(api.a)) == version
+    first = api.post(f"/conventions/{api.a}/dues", {}, "op281", **{"If-Match": f'"{version}"', "Idempotency-Key": "d1"})
+    assert first.status_code == 200 and first.json()["recorded"] > 0
+    replay = api.post(f"/conventions/{api.a}/dues", {}, "op281", **{"Idempotency-Key": "d1"})
+    assert replay.json() == first.json()  # the first answer, nothing written again
+    other = api.post(f"/conventions/{api.a}/dues", {"until": "2026-01-01"}, "op281", **{"Idempotency-Key": "d1"})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")

@@ -125,3 +125,21 @@ def test_an_operator_signs_only_for_his_or_her_cpams(api: Api) -> None:
     refused = api.client.post("/web/conventions/nouvelle", data=body)
     assert refused.status_code == 403 and "Vous n&#39;êtes pas habilité pour la CPAM 751." in refused.text
     assert list(api.app.convention_ids()) == [api.a, api.b]
+
+
+def test_a_session_opened_with_a_revoked_token_does_not_outlive_a_new_token(api: Api) -> None:
+    """A user revoked then added again (a new token) does not inherit the old token's sessions."""
+    signed_in(api, "op751")
+    assert api.client.get("/web/conventions", follow_redirects=False).status_code == 200
+    users = api.client.app.state.services.users  # type: ignore[attr-defined]
+    users.revoke("op751")
+    users.add("op751", "operator", ["751"])  # the same name, a new token
+    gone = api.client.get("/web/conventions", follow_redirects=False)  # the old cookie, still in the client
+    assert gone.status_code == 303 and gone.headers["location"].startswith("/web/connexion?suite=")
+
+
+def test_a_state_as_of_date_out_of_range_is_refused_next_to_its_field(api: Api) -> None:
+    signed_in(api, "op281")
+    page = api.client.get(f"/web/conventions/{api.a}", params={"etat_au": "31/12/9999"})
+    assert page.status_code == 200
+    assert "Date attendue (JJ/MM/AAAA) entre le 01/01/1950 et le 31/12/2199." in page.text

@@ -136,10 +136,12 @@ def fill_the_hire_form(page: Any, cid: str) -> None:
 
 
 def test_a_double_submit_records_once(page: Any, site: Site) -> None:
+    """A review form sent twice (a double click, a network retry): without the form's own key the
+    second would hold the next review too; with it, the second gets the first's answer."""
     cid = site.sign()
     sign_in(page, site, "op281")
-    fill_the_hire_form(page, cid)
-    # the same form sent twice, as a double click or a network retry would: both answered alike
+    page.goto(f"/web/conventions/{cid}/reviews")
+    page.get_by_label("Date du point semestriel").fill("2025-09-10")
     landed = page.evaluate(
         """async () => {
             const form = document.querySelector('form.web-form');
@@ -149,10 +151,13 @@ def test_a_double_submit_records_once(page: Any, site: Site) -> None:
             return [first.url, second.url, first.status, second.status];
         }"""
     )
-    assert landed[0] == landed[1] and landed[0].endswith("?fait=hires") and landed[2:] == [200, 200], landed
-    page.get_by_role("button", name="Enregistrer").dblclick()
-    expect(page.get_by_test_id("done")).to_have_text("Enregistré : Embauche de l'assistant.")
-    assert site.events(cid, "AssistantHired") == 1
+    assert landed[0] == landed[1] and landed[0].endswith("?fait=reviews") and landed[2:] == [200, 200], landed
+    assert site.events(cid, "ReviewHeld") == 1  # both requests were answered: no race left
+    page.goto(f"/web/conventions/{cid}/reviews")  # a new form, a new key: a second review is recorded
+    page.get_by_label("Date du point semestriel").fill("2025-09-11")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_test_id("done")).to_have_text("Enregistré : Point semestriel tenu.")
+    assert site.events(cid, "ReviewHeld") == 2
 
 
 def test_a_stale_page_is_refused_and_explained(page: Any, site: Site) -> None:
