@@ -32,7 +32,7 @@ from domain.schedule import attainment_balance
 from domain.values import ALERT_POLICY, Policies
 from projections.base import Item, StatefulModel
 from projections.engine.store import ProjectionStore, Table, Tx
-from projections.scope import Scope, scope_condition, sees
+from projections.scope import Scope, scope_condition
 
 log = structlog.get_logger()
 
@@ -306,30 +306,82 @@ def next_due(store: ProjectionStore, convention_id: UUID | str) -> dict[str, Any
 
 
 def work_queue(store: ProjectionStore, today: date, cpams: Scope = None) -> list[dict[str, Any]]:
-    """The operator's work queue on ``today``: overdue items first, then by date. French messages.
+    """The operator's whole work queue on ``today`` (``work_queue_page`` without a page)."""
+    return work_queue_page(store, today, cpams)[1]
+
+
+QUEUE_COLUMNS = "convention_id, number, cpam_code, kind, ref, date, overdue_on, code, message, last_failed_on, runs"
+
+
+def work_queue_page(
+    store: ProjectionStore,
+    today: date,
+    cpams: Scope = None,
+    *,
+    overdue_only: bool = False,
+    kind: str | None = None,
+    page: int = 1,
+    per_page: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """The operator's work queue on ``today``: (how many items, the items of ``page``), overdue first,
+    then by date, CPAM, number and kind; French messages. Filtered, sorted and paged by the
+    database, so a page costs the same whatever the size of the queue.
 
     Besides the calendar's alerts, each convention the nightly run could not process
     (``NightlyFailures``) is an overdue item of kind ``nightly_failure`` with the error's message."""
-    params: list[Any] = [today.isoformat()]
-    in_scope = scope_condition(cpams, "cpam_code", params)
-    scope = "" if in_scope is None else f" AND {in_scope}"
+    t = today.isoformat()
     with store.reading_live(Calendar) as tx:
-        rows = tx.fetchall(
-            f"SELECT convention_id, number, cpam_code, kind, ref, date, overdue_on FROM {tx.t(ALERTS.name)} "
-            f"WHERE starts_on <= ?{scope}",
-            params,
-        )
-        failures = _failure_items(tx, today, cpams)
-    items = []
-    for cid, number, cpam, kind, ref, when, overdue_on in rows:
-        overdue = overdue_on is not None and today.isoformat() >= overdue_on
-        day = date.fromisoformat(when)
-        message = MESSAGES.get(kind + "!" if overdue else kind, MESSAGES[kind]).format(date=d(day), ref=ref)
-        items.append({"convention_id": UUID(cid), "number": number, "cpam": cpam, "kind": kind, "date": day,
-                      "overdue": overdue, "message": f"Convention {number} (CPAM {cpam}) : {message}"})  # fmt: skip
-    items += failures
-    items.sort(key=lambda i: (not i["overdue"], i["date"], i["cpam"], i["number"], i["kind"]))
-    return items
+        union, params = _queue_union(tx, t, cpams)
+        where, extra = ["1 = 1"], []
+        if kind:
+            where.append("kind = ?")
+            extra.append(kind)
+        if overdue_only:
+            where.append("overdue = 1")
+        query = f"FROM ({union}) q WHERE {' AND '.join(where)}"
+        total = int(tx.fetchall(f"SELECT COUNT(*) {query}", [*params, *extra])[0][0])
+        order = " ORDER BY overdue DESC, date, cpam_code, number, kind, ref, convention_id"
+        limit = "" if per_page is None else " LIMIT ? OFFSET ?"
+        window = [] if per_page is None else [per_page, (max(page, 1) - 1) * per_page]
+        rows = tx.fetchall(f"SELECT {QUEUE_COLUMNS}, overdue {query}{order}{limit}", [*params, *extra, *window])
+    return total, [_queue_item(row) for row in rows]
+
+
+def _queue_union(tx: Tx, today: str, cpams: Scope) -> tuple[str, list[Any]]:
+    """The alerts shown on ``today`` and the nightly failures, as one relation (same columns)."""
+    params: list[Any] = [today, today]
+    in_scope = scope_condition(cpams, "cpam_code", params)
+    sql = (
+        "SELECT convention_id, number, cpam_code, kind, ref, date, overdue_on, NULL AS code, NULL AS message, "
+        "NULL AS last_failed_on, 0 AS runs, CASE WHEN overdue_on IS NOT NULL AND overdue_on <= ? THEN 1 ELSE 0 END "
+        f"AS overdue FROM {tx.t(ALERTS.name)} WHERE starts_on <= ?" + ("" if in_scope is None else f" AND {in_scope}")
+    )
+    if not _failures_exist(tx):
+        return sql, params
+    params += ["?", today]  # "?": the CPAM of a convention the calendar does not know (a parameter: "?" is one)
+    # A failure on a convention the calendar does not know (no CPAM) shows only to those who see all.
+    in_scope = scope_condition(cpams, "c.cpam_code", params)
+    sql += (
+        " UNION ALL SELECT f.convention_id, COALESCE(c.number, f.convention_id), COALESCE(c.cpam_code, ?), "
+        f"'{FAILURE_KIND}', '', f.first_failed_on, NULL, f.code, f.message, f.last_failed_on, f.runs, 1 "
+        f"FROM {FAILURES} f LEFT JOIN {tx.t(CONVENTIONS.name)} c ON c.convention_id = f.convention_id "
+        "WHERE f.first_failed_on <= ?" + ("" if in_scope is None else f" AND {in_scope}")
+    )
+    return sql, params
+
+
+def _queue_item(row: tuple[Any, ...]) -> dict[str, Any]:
+    cid, number, cpam, kind, ref, when, _overdue_on, code, message, last, runs, overdue = row
+    day = date.fromisoformat(when)
+    if kind == FAILURE_KIND:
+        text = (f"Convention {number} (CPAM {cpam}) : l'échéancier nocturne échoue depuis le {d(day)} "
+                f"({runs} passage(s), dernier le {d(date.fromisoformat(last))}) : {message.rstrip('.')} "
+                f"[{code}]. Rien n'y est enregistré tant qu'elle n'est pas corrigée.")  # fmt: skip
+    else:
+        said = MESSAGES.get(kind + "!" if overdue else kind, MESSAGES[kind]).format(date=d(day), ref=ref)
+        text = f"Convention {number} (CPAM {cpam}) : {said}"
+    return {"convention_id": UUID(cid), "number": number, "cpam": cpam, "kind": kind, "date": day,
+            "overdue": bool(overdue), "message": text}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- nightly failures
@@ -394,28 +446,3 @@ def _failures_exist(tx: Tx) -> bool:
         sql = "SELECT to_regclass(CAST(? AS TEXT))"
     rows = tx.fetchall(sql, [FAILURES])
     return bool(rows) and rows[0][0] is not None
-
-
-def _failure_items(tx: Tx, today: date, cpams: Scope) -> list[dict[str, Any]]:
-    """The work-queue items of the conventions the nightly run could not process (always overdue:
-    nothing falls due on them until an operator has them corrected)."""
-    if not _failures_exist(tx):
-        return []
-    rows = tx.fetchall(
-        f"SELECT f.convention_id, c.number, c.cpam_code, f.code, f.message, f.first_failed_on, f.last_failed_on, "
-        f"f.runs FROM {FAILURES} f LEFT JOIN {tx.t(CONVENTIONS.name)} c ON c.convention_id = f.convention_id "
-        "WHERE f.first_failed_on <= ?",
-        [today.isoformat()],
-    )
-    items = []
-    for cid, number, cpam, code, message, first, last, runs in rows:
-        if not sees(cpams, cpam):  # unknown to the calendar (None): only for those who see all
-            continue
-        number, cpam = number or cid, cpam or "?"
-        since = d(date.fromisoformat(first))
-        text = (f"Convention {number} (CPAM {cpam}) : l'échéancier nocturne échoue depuis le {since} "
-                f"({runs} passage(s), dernier le {d(date.fromisoformat(last))}) : {message.rstrip('.')} "
-                f"[{code}]. Rien n'y est enregistré tant qu'elle n'est pas corrigée.")  # fmt: skip
-        items.append({"convention_id": UUID(cid), "number": number, "cpam": cpam, "kind": FAILURE_KIND,
-                      "date": date.fromisoformat(first), "overdue": True, "message": text})  # fmt: skip
-    return items

@@ -149,18 +149,22 @@ class ProjectionReadModels:
             "items": page_of(rows, query.page, query.per_page), "totals": totals, "freshness": freshness,
         }  # fmt: skip
 
-    def work_queue(self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int) -> dict[str, Any]:
+    def work_queue(
+        self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int, kind: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the work queue (filtered and paged by the database), and how many items in all."""
         with self._lock:
             freshness = self._fresh()
-            items = calendar.work_queue(self.store, today, scope)
+            total, items = calendar.work_queue_page(
+                self.store, today, scope, overdue_only=overdue_only, kind=kind, page=page, per_page=per_page
+            )
         items = [
             {"convention_id": str(i["convention_id"]), "number": i["number"], "cpam_code": i["cpam"],
              "kind": i["kind"], "date": i["date"], "overdue": i["overdue"], "message": i["message"]}
-            for i in items if i["overdue"] or not overdue_only
+            for i in items
         ]  # fmt: skip
         return {
-            "today": today, "total": len(items), "page": page, "per_page": per_page,
-            "items": page_of(items, page, per_page), "freshness": freshness,
+            "today": today, "total": total, "page": page, "per_page": per_page, "items": items, "freshness": freshness,
         }  # fmt: skip
 
     def timeline(self, convention_id: UUID) -> dict[str, Any]:

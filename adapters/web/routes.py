@@ -181,13 +181,12 @@ def work_queue(
     session = signed_in(request, Permission.REPORTS)
     svc = services(request)
     scope = narrow(session.user.scope(), cpam if cpam.isdigit() and len(cpam) == 3 else None)
-    result = svc.read_models.work_queue(scope, svc.clock(), bool(retard), 1, 1_000_000)
-    items = [i for i in result["items"] if not kind or i["kind"] == kind]
     page_ = max(1, page_)
-    pages = max(1, -(-len(items) // PER_PAGE))
+    result = svc.read_models.work_queue(scope, svc.clock(), bool(retard), page_, PER_PAGE, kind=kind or None)
+    pages = max(1, -(-result["total"] // PER_PAGE))
     return page(
-        request, "queue.html", session, nav="queue", items=items[(page_ - 1) * PER_PAGE : page_ * PER_PAGE],
-        total=len(items), page_number=page_, pages=pages, kinds=list(KIND_ACTIONS) + ["end_of_term"],
+        request, "queue.html", session, nav="queue", items=result["items"],
+        total=result["total"], page_number=page_, pages=pages, kinds=list(KIND_ACTIONS) + ["end_of_term"],
         link=action_link, filters={"kind": kind, "cpam": cpam, "retard": retard},
         cpams=_cpams(session.user.scope()), freshness=result["freshness"], today=result["today"],
     )  # fmt: skip

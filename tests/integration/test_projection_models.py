@@ -225,3 +225,20 @@ def test_rebuild_switches_generations_and_answers_the_same(built) -> None:  # no
     assert runner.verify() == []
     with runner.store.reading() as tx:
         assert runner.store.generations(tx, "history") == [(2, runner.head(), True)]
+
+
+def test_work_queue_is_filtered_sorted_and_paged_by_the_database(built) -> None:  # noqa: ANN001
+    _, runner, _ = built
+    day = date(2026, 6, 30)
+    full = calendar.work_queue(runner.store, day)
+    assert len(full) > 8 and any(i["overdue"] for i in full) and not all(i["overdue"] for i in full)
+    assert full == sorted(full, key=lambda i: (not i["overdue"], i["date"], i["cpam"], i["number"], i["kind"]))
+    assert calendar.work_queue_page(runner.store, day, per_page=4) == (len(full), full[:4])
+    assert calendar.work_queue_page(runner.store, day, page=2, per_page=4) == (len(full), full[4:8])
+    overdue = [i for i in full if i["overdue"]]
+    assert calendar.work_queue_page(runner.store, day, overdue_only=True) == (len(overdue), overdue)
+    reviews = [i for i in full if i["kind"] == "review"]
+    assert len(reviews) > 2
+    assert calendar.work_queue_page(runner.store, day, kind="review", per_page=2) == (len(reviews), reviews[:2])
+    scoped = [i for i in full if i["cpam"] == "281"]
+    assert calendar.work_queue_page(runner.store, day, {"281"}) == (len(scoped), scoped)
