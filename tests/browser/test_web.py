@@ -136,12 +136,13 @@ def fill_the_hire_form(page: Any, cid: str) -> None:
 
 
 def test_a_double_submit_records_once(page: Any, site: Site) -> None:
-    """A review form sent twice (a double click, a network retry): without the form's own key the
-    second would hold the next review too; with it, the second gets the first's answer."""
+    """A review form sent twice (a double click, a network retry). Held on 15/01/2026, it settles the
+    review due 01/09/2025, and a second one would settle the review due 01/03/2026 (R11 lets it be
+    held 60 days early): without the form's own key the second submit would record it too."""
     cid = site.sign()
     sign_in(page, site, "op281")
     page.goto(f"/web/conventions/{cid}/reviews")
-    page.get_by_label("Date du point semestriel").fill("2025-09-10")
+    page.get_by_label("Date du point semestriel").fill("2026-01-15")
     landed = page.evaluate(
         """async () => {
             const form = document.querySelector('form.web-form');
@@ -154,7 +155,7 @@ def test_a_double_submit_records_once(page: Any, site: Site) -> None:
     assert landed[0] == landed[1] and landed[0].endswith("?fait=reviews") and landed[2:] == [200, 200], landed
     assert site.events(cid, "ReviewHeld") == 1  # both requests were answered: no race left
     page.goto(f"/web/conventions/{cid}/reviews")  # a new form, a new key: a second review is recorded
-    page.get_by_label("Date du point semestriel").fill("2025-09-11")
+    page.get_by_label("Date du point semestriel").fill("2026-01-16")
     page.get_by_role("button", name="Enregistrer").click()
     expect(page.get_by_test_id("done")).to_have_text("Enregistré : Point semestriel tenu.")
     assert site.events(cid, "ReviewHeld") == 2
