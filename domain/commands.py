@@ -10,7 +10,6 @@ its event in the aggregate; every entry point follows from ``COMMANDS``.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
@@ -383,7 +382,9 @@ class RecordDue(
     def apply_to(self, conv: Convention, meta: CommandMeta) -> int:
         """The events recorded (0: nothing new), never beyond today (R21): ``meta.today`` is the
         application's clock, set before any command is decided."""
-        today = meta.today or date.max
+        today = meta.today
+        if today is None:  # a caller that skipped the application: never guess "today" (R21)
+            raise ValueError("RecordDue needs the application's today (CommandMeta.today)")
         until = self.until or today
         if until > today:
             raise InvalidInput(
