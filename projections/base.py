@@ -52,9 +52,16 @@ class ReadModel:
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
+    # Tables earlier releases had and this one dropped: removed with the generation that holds them.
+    retired: ClassVar[tuple[str, ...]] = ()
     # Set by the runner while it fills a generation nobody reads yet (rebuild, verify): per-convention
     # rows may then be written once, at the end of the catch-up, instead of after every batch.
     deferred: bool = False
+
+    @classmethod
+    def every_table(cls) -> tuple[Table, ...]:
+        """This release's tables and the retired ones (by name: enough to drop them)."""
+        return (*cls.tables, *(Table(name, (), ()) for name in cls.retired))
 
     def reset(self, *, empty: bool) -> None:
         """Forget in-memory state (after a rollback, or when another process moved the position).

@@ -45,39 +45,46 @@ from projections.calendar import Calendar, describe_error
 from projections.engine.store import ProjectionStore, Table, Tx
 from projections.scope import Scope, scope_condition
 
+FORECAST_YEARS = 5  # this calendar year and the next four
+NO_PLAN = 0  # plan_year of a terminated convention: nothing left to plan, in any year
 CONVENTIONS = Table.of(
     "pf_conventions",
     "convention_id TEXT NOT NULL, cpam_code TEXT NOT NULL, status TEXT NOT NULL, option TEXT NOT NULL, "
-    "tier TEXT NOT NULL, fte_milli INTEGER NOT NULL, suspended_since TEXT, state TEXT NOT NULL",
+    "tier TEXT NOT NULL, fte_milli INTEGER NOT NULL, suspended_since TEXT, state TEXT NOT NULL, "
+    # What the schedule still has to pay in cents, for the calendar years plan_year .. plan_year + 4
+    # (instalments not yet recorded): written empty by the read model, filled by the first dashboard
+    # that needs it, emptied again whenever the state changes.
+    "plan_year INTEGER, plan_0 BIGINT, plan_1 BIGINT, plan_2 BIGINT, plan_3 BIGINT, plan_4 BIGINT",
     key="convention_id",
-    indexes="status",
+    indexes="status; plan_year",
+    memo="plan_year, plan_0, plan_1, plan_2, plan_3, plan_4",
 )
+PLAN_COLUMNS = [f"plan_{i}" for i in range(FORECAST_YEARS)]
+# Per CPAM and calendar year. open_cents: instalments due that year not yet paid nor cancelled.
 MONEY = Table.of(
     "pf_money",
     "cpam_code TEXT NOT NULL, year INTEGER NOT NULL, due_cents BIGINT NOT NULL, "
-    "to_recover_cents BIGINT NOT NULL, paid_cents BIGINT NOT NULL, recovered_cents BIGINT NOT NULL",
+    "to_recover_cents BIGINT NOT NULL, paid_cents BIGINT NOT NULL, recovered_cents BIGINT NOT NULL, "
+    "open_cents BIGINT NOT NULL",
     key="cpam_code, year",
 )
-# reviews fallen due (ReviewDue); deadline = due date + grace days
-REVIEWS = Table.of(
-    "pf_reviews",
+# Reviews fallen due (ReviewDue), not held, of conventions not terminated; deadline = due date + grace.
+OPEN_REVIEWS = Table.of(
+    "pf_open_reviews",
     "convention_id TEXT NOT NULL, due_date TEXT NOT NULL, cpam_code TEXT NOT NULL, deadline TEXT NOT NULL",
     key="convention_id, due_date",
-    append_only=True,
+    indexes="cpam_code, deadline",
 )
-# reviews held (ReviewHeld), possibly before they fell due
-HELD = Table.of(
-    "pf_reviews_held",
-    "convention_id TEXT NOT NULL, due_date TEXT NOT NULL, cpam_code TEXT NOT NULL, deadline TEXT NOT NULL, "
-    "held_on TEXT NOT NULL",
-    key="convention_id, due_date",
-    append_only=True,
+# Per CPAM: reviews held by their deadline and after it; attainments of modulated years per bucket.
+REVIEWS_HELD = Table.of(
+    "pf_reviews_held_count",
+    "cpam_code TEXT NOT NULL, on_time INTEGER NOT NULL, late INTEGER NOT NULL",
+    key="cpam_code",
 )
 ATTAINMENTS = Table.of(
-    "pf_attainments",
-    "convention_id TEXT NOT NULL, year INTEGER NOT NULL, cpam_code TEXT NOT NULL, attainment_bp INTEGER NOT NULL",
-    key="convention_id, year",
-    append_only=True,
+    "pf_attainment_count",
+    "cpam_code TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL",
+    key="cpam_code, bucket",
 )
 
 
@@ -96,14 +103,13 @@ BUCKETS = ((0, 2500, "0-24 %"), (2500, 5000, "25-49 %"), (5000, 7500, "50-74 %")
 class Portfolio(StatefulModel):
     name = "portfolio"
     main = CONVENTIONS
-    tables = (CONVENTIONS, MONEY, REVIEWS, HELD, ATTAINMENTS)
+    tables = (CONVENTIONS, MONEY, OPEN_REVIEWS, REVIEWS_HELD, ATTAINMENTS)
+    retired = ("pf_reviews", "pf_reviews_held", "pf_attainments")  # rows per review: counted now
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
         self.load(tx, (cid for _, _, cid, _ in items))
         money, cache, touched, graces = self.money, self.cache, self.touched, self.graces
-        reviews_due: list[tuple[Any, ...]] = []
-        reviews_held: list[tuple[Any, ...]] = []
-        attainments: list[tuple[Any, ...]] = []
+        reviews = self.reviews  # (convention, due date) -> open review row, or None once held / closed
         for _, e, cid, _ in items:
             kind = type(e)
             if kind is Signed:
@@ -112,39 +118,52 @@ class Portfolio(StatefulModel):
                     "tier": e.tier.value, "suspended_since": None, "effective_from": e.effective_from.isoformat(),
                     "pause_clock": e.policies.pause_clock, "modulation": e.policies.modulation.value,
                     "grace_days": e.policies.review_grace_days, "options": [], "pauses": [], "hired_on": None,
-                    "years": {}, "open": {}, "closed": "", "terminated_on": None,
+                    "years": {}, "open": {}, "closed": "", "terminated_on": None, "open_reviews": [],
+                    "held_early": [],
                 })  # fmt: skip
                 continue
             st = cache.get(cid)
             if st is None:
                 continue
             cpam = st["cpam_code"]
-            # Most frequent first. Reviews and attainments only add rows: the state is not marked touched.
-            if kind is ReviewDue:
-                due = e.effective_date
-                grace = graces[st["grace_days"]]
-                reviews_due.append((cid, due.isoformat(), cpam, (due + grace).isoformat()))
-                continue
-            if kind is ReviewHeld:
-                due = e.due_date
-                grace = graces[st["grace_days"]]
-                held_on = e.effective_date.isoformat()
-                reviews_held.append((cid, due.isoformat(), cpam, (due + grace).isoformat(), held_on))
-                continue
-            if kind is AttainmentRecorded:
+            if kind is AttainmentRecorded:  # counted, the state does not change
                 if e.year >= FIRST_MODULATED_YEAR:  # the dashboard's attainments of modulated years
-                    attainments.append((cid, e.year, cpam, int(e.attainment * 10000)))
+                    self.buckets[(cpam, _bucket(int(e.attainment * 10000)))] += 1
                 continue
             touched.add(cid)
+            if kind is ReviewDue:
+                due = e.effective_date.isoformat()
+                if due in st["held_early"]:
+                    st["held_early"].remove(due)
+                else:
+                    st["open_reviews"].append(due)
+                    deadline = e.effective_date + graces[st["grace_days"]]
+                    reviews[(cid, due)] = (cid, due, cpam, deadline.isoformat())
+                continue
+            if kind is ReviewHeld:
+                due = e.due_date.isoformat()
+                if due in st["open_reviews"]:
+                    st["open_reviews"].remove(due)
+                    reviews[(cid, due)] = None
+                else:  # held before the nightly job recorded it due
+                    st["held_early"].append(due)
+                on_time = e.effective_date <= e.due_date + graces[st["grace_days"]]
+                self.held[cpam][0 if on_time else 1] += 1
+                continue
             st["status"] = status_after(kind, st["status"])
             if kind is InstalmentDue:
                 amount = cents(e.amount)
+                if (was := st["open"].get(e.instalment_id)) is not None:  # re-dated or re-priced
+                    money[(cpam, int(was[1][:4]))][4] -= was[0]
                 st["open"][e.instalment_id] = [amount, e.due_date.isoformat()]
-                money[(cpam, e.due_date.year)][0 if amount >= 0 else 1] += abs(amount)
+                row = money[(cpam, e.due_date.year)]
+                row[0 if amount >= 0 else 1] += abs(amount)
+                row[4] += amount
             elif kind is PaymentRecorded:
                 amount = cents(e.amount)
-                if st["open"].pop(e.instalment_id, None) is not None:
+                if (inst := st["open"].pop(e.instalment_id, None)) is not None:
                     st["closed"] += " " + e.instalment_id
+                    money[(cpam, int(inst[1][:4]))][4] -= inst[0]
                 money[(cpam, e.effective_date.year)][2 if amount >= 0 else 3] += abs(amount)
             elif kind is YearStarted:
                 st["years"][str(e.year)] = [e.effective_date.isoformat(), e.regime, str(e.full_amount)]
@@ -152,7 +171,9 @@ class Portfolio(StatefulModel):
             elif kind is InstalmentCancelled:
                 if (inst := st["open"].pop(e.instalment_id, None)) is not None:
                     st["closed"] += " " + e.instalment_id
-                    money[(cpam, int(inst[1][:4]))][0 if inst[0] >= 0 else 1] -= abs(inst[0])
+                    row = money[(cpam, int(inst[1][:4]))]
+                    row[0 if inst[0] >= 0 else 1] -= abs(inst[0])
+                    row[4] -= inst[0]
             elif kind is AssistantHired:
                 st["hired_on"] = st["hired_on"] or e.effective_date.isoformat()
             elif kind is OptionChanged:
@@ -166,33 +187,59 @@ class Portfolio(StatefulModel):
                     st["pauses"][-1][1] = e.effective_date.isoformat()
             elif kind is Terminated:
                 st["terminated_on"] = e.effective_date.isoformat()
-        for table, rows in ((REVIEWS, reviews_due), (HELD, reviews_held), (ATTAINMENTS, attainments)):
-            tx.insert(table, rows)
+                for due in st["open_reviews"]:  # no longer anyone's work (as in the work queue)
+                    reviews[(cid, due)] = None
+                st["open_reviews"] = []
+        self._write_reviews(tx)
+
+    def _write_reviews(self, tx: Tx) -> None:
+        """The open reviews' changes of the batch: the last change of each review wins."""
+        opened = [row for row in self.reviews.values() if row is not None]
+        closed = [key for key, row in self.reviews.items() if row is None]
+        tx.upsert(OPEN_REVIEWS, opened)
+        tx.executemany(f"DELETE FROM {tx.t(OPEN_REVIEWS.name)} WHERE convention_id = ? AND due_date = ?", closed)
+        self.reviews.clear()
 
     def reset(self, *, empty: bool) -> None:
         super().reset(empty=empty)
-        self.money: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.money: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        self.held: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.buckets: dict[tuple[str, int], int] = defaultdict(int)
+        self.reviews: dict[tuple[str, str], tuple[str, str, str, str] | None] = {}
         self.graces = _Graces()
 
     def flush(self, tx: Tx) -> None:
-        """Convention rows, then the money counters added up since the last flush."""
-        t = tx.t(MONEY.name)
-        tx.executemany(
-            f"INSERT INTO {t} (cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cpam_code, year) DO UPDATE SET "
-            f"due_cents = {t}.due_cents + excluded.due_cents, "
-            f"to_recover_cents = {t}.to_recover_cents + excluded.to_recover_cents, "
-            f"paid_cents = {t}.paid_cents + excluded.paid_cents, "
-            f"recovered_cents = {t}.recovered_cents + excluded.recovered_cents",
-            [(cpam, year, *v) for (cpam, year), v in sorted(self.money.items())],
-        )
+        """Convention rows, then the counters added up since the last flush."""
+        _add(tx, MONEY, [(cpam, year, *v) for (cpam, year), v in sorted(self.money.items())])
+        _add(tx, REVIEWS_HELD, [(cpam, *v) for cpam, v in sorted(self.held.items())])
+        _add(tx, ATTAINMENTS, [(*key, n) for key, n in sorted(self.buckets.items())])
         self.money.clear()
+        self.held.clear()
+        self.buckets.clear()
         super().flush(tx)
 
     def row(self, cid: str, st: dict[str, Any]) -> tuple[Any, ...]:
-        fte = 0 if st["status"] == "terminated" else int(Option(st["option"]).fte * 1000)
+        terminated = st["status"] == "terminated"
+        fte = 0 if terminated else int(Option(st["option"]).fte * 1000)
+        plan = (NO_PLAN, *[0] * FORECAST_YEARS) if terminated else (None,) * (FORECAST_YEARS + 1)
         return (cid, st["cpam_code"], st["status"], st["option"], st["tier"], fte, st["suspended_since"],
-                orjson.dumps(st).decode())  # fmt: skip
+                orjson.dumps(st).decode(), *plan)  # fmt: skip
+
+
+def _add(tx: Tx, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """Add counters to the stored ones (a row per key, created at zero)."""
+    t, key = tx.t(table.name), table.key
+    counters = [c for c in table.column_names if c not in key]
+    tx.executemany(
+        f"INSERT INTO {t} ({', '.join(table.column_names)}) VALUES ({', '.join('?' * len(table.columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(f"{c} = {t}.{c} + excluded.{c}" for c in counters),
+        rows,
+    )
+
+
+def _bucket(attainment_bp: int) -> int:
+    """The rank in ``BUCKETS`` of an attainment in basis points (100 % and beyond: the last)."""
+    return next((rank for rank, (_, hi, _) in enumerate(BUCKETS) if attainment_bp < hi), len(BUCKETS) - 1)
 
 
 # ---------------------------------------------------------------------- queries
@@ -203,6 +250,7 @@ def _scope(cpams: Scope, params: list[Any], column: str = "cpam_code") -> str:
 
 def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[str, Any]:
     """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all)."""
+    first = today.year
     with store.reading_live(Portfolio) as tx:
         p: list[Any] = []
         scope = _scope(cpams, p)
@@ -212,24 +260,36 @@ def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[
             p,
         )
         money = tx.fetchall(
-            f"SELECT cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents "
+            f"SELECT cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents, open_cents "
             f"FROM {tx.t(MONEY.name)}{scope} ORDER BY year, cpam_code",
             p,
         )
         reviews = _review_counts(tx, today, cpams)
-        attainment = _attainment_buckets(tx, cpams)
-        sp: list[Any] = []
+        attainment = tx.fetchall(f"SELECT cpam_code, bucket, n FROM {tx.t(ATTAINMENTS.name)}{scope} "
+                                 "ORDER BY cpam_code, bucket", p)  # fmt: skip
         suspended = tx.fetchall(
             f"SELECT convention_id, cpam_code, suspended_since FROM {tx.t(CONVENTIONS.name)} WHERE status = 'suspended'"
-            + _scope(cpams, sp).replace(" WHERE", " AND")
+            + _also(cpams, p)
             + " ORDER BY suspended_since, convention_id",
-            sp,
+            p,
         )
-        # Terminated conventions too: their settlement and unpaid instalments are still to pay.
-        bases = tx.fetchall(
-            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)}{scope} ORDER BY convention_id", p
+        planned = tx.fetchall(
+            f"SELECT cpam_code, {', '.join(f'SUM({c})' for c in PLAN_COLUMNS)} FROM {tx.t(CONVENTIONS.name)} "
+            "WHERE plan_year = ?" + _also(cpams, p) + " GROUP BY cpam_code",
+            [first, *p],
         )
-    planned, arrears, unprocessable = _forecast(bases, today)
+        # Terminated conventions have no plan (their unpaid instalments are in open_cents).
+        to_plan = tx.fetchall(
+            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)} "
+            f"WHERE (plan_year IS NULL OR (plan_year <> {NO_PLAN} AND plan_year <> ?))"
+            + _also(cpams, p)
+            + " ORDER BY convention_id",
+            [first, *p],
+        )
+    plans, unprocessable = _plans(to_plan, first)
+    if plans:
+        _remember(store, first, plans)
+    forecast, arrears = _forecast_totals(money, planned, plans, unprocessable, first)
     return {
         "today": today,
         "conventions": [
@@ -240,44 +300,116 @@ def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[
         "money": [
             {"cpam_code": c, "year": y, "due": euros(a), "to_recover": euros(b), "paid": euros(pd),
              "recovered": euros(r)}
-            for c, y, a, b, pd, r in money
+            for c, y, a, b, pd, r, _ in money
         ],
         "reviews": [
             {"cpam_code": c, "held_on_time": a, "held_late": b, "overdue": o, "pending": pn}
             for c, (a, b, o, pn) in sorted(reviews.items())
         ],
         "attainment_years_3_plus": [
-            {"cpam_code": c, "bucket": BUCKETS[int(b)][2], "count": int(n)} for c, b, n in attainment
+            {"cpam_code": c, "bucket": BUCKETS[int(b)][2], "count": int(n)} for c, b, n in attainment if n
         ],
         "suspensions": [
             {"convention_id": i, "cpam_code": c, "since": date.fromisoformat(s),
              "days": (today - date.fromisoformat(s)).days}
             for i, c, s in suspended
         ],
-        "forecast": planned,
+        "forecast": forecast,
         "arrears": arrears,
         "unprocessable": _named(store, unprocessable),
     }  # fmt: skip
+
+
+def _also(cpams: Scope, params: list[Any], column: str = "cpam_code") -> str:
+    """The CPAM condition after a WHERE (its parameters are already in ``params``)."""
+    in_scope = scope_condition(cpams, column, [])
+    return "" if in_scope is None else f" AND {in_scope}"
+
+
+def _plans(
+    bases: Sequence[tuple[str, str]], first: int
+) -> tuple[list[tuple[str, str, str, list[int]]], list[dict[str, Any]]]:
+    """What the schedule still has to pay of each convention whose plan is not known for ``first``:
+    (id, stored state, CPAM, cents per year), and the conventions the rules cannot project."""
+    plans: list[tuple[str, str, str, list[int]]] = []
+    unprocessable: list[dict[str, Any]] = []
+    for cid, state in bases:
+        try:
+            st = orjson.loads(state)
+            totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+            if st["terminated_on"] is None:
+                _plan_future(st, first, date(first + FORECAST_YEARS - 1, 12, 31), totals)
+            years = [cents(totals.get((st["cpam_code"], first + i), Decimal(0))) for i in range(FORECAST_YEARS)]
+        except Exception as error:  # noqa: BLE001 - one convention must not hide the others' figures
+            code, message = describe_error(error)
+            unprocessable.append({"id": cid, "number": None, "cpam_code": _cpam_of(state), "code": code,
+                                  "message": message, "open": _open_of(state)})  # fmt: skip
+            continue
+        plans.append((cid, state, st["cpam_code"], years))
+    return plans, unprocessable
+
+
+def _remember(store: ProjectionStore, first: int, plans: list[tuple[str, str, str, list[int]]]) -> None:
+    """Keep the plans computed for the next dashboards: only on rows whose state is still the one
+    they were computed from (the read model may have moved on meanwhile, emptying the plan)."""
+    with store.transaction() as tx:
+        store.resolve(tx, Portfolio.name, Portfolio.tables)
+        tx.executemany(
+            f"UPDATE {tx.t(CONVENTIONS.name)} SET plan_year = ?, {', '.join(f'{c} = ?' for c in PLAN_COLUMNS)} "
+            "WHERE convention_id = ? AND state = ?",
+            [(first, *years, cid, state) for cid, state, _, years in plans],
+        )
+
+
+def _forecast_totals(
+    money: list[tuple[Any, ...]],
+    planned: list[tuple[Any, ...]],
+    plans: list[tuple[str, str, str, list[int]]],
+    unprocessable: list[dict[str, Any]],
+    first: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The forecast per CPAM and year, and the arrears per CPAM, in euros.
+
+    Instalments already recorded count at their recorded amount unless paid or cancelled
+    (``open_cents`` by due year); unpaid ones due before this year are ``arrears``, not a forecast
+    year. Then what the schedule still has to pay (the plans). A convention the rules cannot
+    project counts for nothing, its recorded instalments included: it is named apart.
+    """
+    last = first + FORECAST_YEARS - 1
+    totals: dict[tuple[str, int], int] = defaultdict(int)
+    late: dict[str, int] = defaultdict(int)
+    for cpam, year, *_, open_cents in money:
+        if year < first:
+            late[cpam] += int(open_cents)
+        elif year <= last:
+            totals[(cpam, year)] += int(open_cents)
+    for cpam, *years in planned:
+        for i, amount in enumerate(years):
+            totals[(cpam, first + i)] += int(amount or 0)
+    for _, _, cpam, years in plans:
+        for i, amount in enumerate(years):
+            totals[(cpam, first + i)] += amount
+    for u in unprocessable:
+        for amount, due in u.pop("open"):
+            year = int(due[:4])
+            if year < first:
+                late[u["cpam_code"]] -= amount
+            elif year <= last:
+                totals[(u["cpam_code"], year)] -= amount
+    forecast = [{"cpam_code": c, "year": y, "amount": euros(a)} for (c, y), a in sorted(totals.items()) if a]
+    arrears = [{"cpam_code": c, "amount": euros(a)} for c, a in sorted(late.items()) if a]
+    return forecast, arrears
 
 
 def _review_counts(tx: Tx, today: date, cpams: Scope) -> dict[str, list[int]]:
     """Per CPAM: reviews held on time, held late, overdue and pending (not held, deadline to come)."""
     p: list[Any] = []
     scope = _scope(cpams, p)
-    held = tx.fetchall(
-        "SELECT cpam_code, SUM(CASE WHEN held_on <= deadline THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN held_on > deadline THEN 1 ELSE 0 END) FROM {tx.t(HELD.name)}{scope} GROUP BY cpam_code",
-        p,
-    )
-    r, h, t = tx.t(REVIEWS.name), tx.t(HELD.name), today.isoformat()
-    # A terminated convention's reviews never held are no longer anyone's work (as in the work queue).
+    held = tx.fetchall(f"SELECT cpam_code, on_time, late FROM {tx.t(REVIEWS_HELD.name)}{scope}", p)
+    t = today.isoformat()
     open_ = tx.fetchall(
-        "SELECT r.cpam_code, SUM(CASE WHEN r.deadline < ? THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN r.deadline >= ? THEN 1 ELSE 0 END) FROM {r} r LEFT JOIN {h} h "
-        f"ON h.convention_id = r.convention_id AND h.due_date = r.due_date JOIN {tx.t(CONVENTIONS.name)} c "
-        "ON c.convention_id = r.convention_id WHERE h.held_on IS NULL AND c.status <> 'terminated'"
-        + _scope(cpams, [], "r.cpam_code").replace(" WHERE", " AND")
-        + " GROUP BY r.cpam_code",
+        "SELECT cpam_code, SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN deadline >= ? THEN 1 ELSE 0 END) FROM {tx.t(OPEN_REVIEWS.name)}{scope} GROUP BY cpam_code",
         [t, t, *p],
     )
     reviews: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -288,18 +420,12 @@ def _review_counts(tx: Tx, today: date, cpams: Scope) -> dict[str, list[int]]:
     return reviews
 
 
-def _attainment_buckets(tx: Tx, cpams: Scope) -> list[tuple[Any, ...]]:
-    """(cpam, bucket rank, count) of the attainments of modulated years (from year 3, R4)."""
-    p: list[Any] = []
-    scope = _scope(cpams, p)
-    # Buckets by their rank, labelled by the caller: ordered as numbers (0-24, 25-49, ..., 100), not as text.
-    case = " ".join(f"WHEN attainment_bp < {hi} THEN {rank}" for rank, (_, hi, _) in enumerate(BUCKETS))
-    case += f" ELSE {len(BUCKETS) - 1}"
-    return tx.fetchall(
-        f"SELECT cpam_code, CASE {case} END AS bucket, COUNT(*) FROM {tx.t(ATTAINMENTS.name)}{scope} "
-        f"GROUP BY cpam_code, CASE {case} END ORDER BY cpam_code, 2",
-        p,
-    )
+def _open_of(state: str) -> list[tuple[int, str]]:
+    """The (cents, due date) of a stored state's instalments not yet paid nor cancelled."""
+    try:
+        return [(int(amount), due) for amount, due in orjson.loads(state)["open"].values()]
+    except Exception:  # noqa: BLE001 - the state itself may be what cannot be read
+        return []
 
 
 def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> list[dict[str, Any]]:
@@ -310,41 +436,6 @@ def forecast(states: Sequence[dict[str, Any]], today: date, years: int = 5) -> l
     for st in states:
         _forecast_one(st, today.year, today.year + years - 1, totals, defaultdict(Decimal))
     return [{"cpam_code": c, "year": y, "amount": a} for (c, y), a in sorted(totals.items()) if a]
-
-
-def _forecast(
-    bases: Sequence[tuple[str, str]], today: date, years: int = 5
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The forecast, the arrears and the conventions it could not compute, from ``(id, state)``.
-
-    Instalments already recorded count at their recorded amount unless paid or cancelled; unpaid
-    ones due before this year are ``arrears`` (per CPAM), not a forecast year. Conventions under an
-    open suspension are projected only up to what is already dated. A convention whose stored
-    facts the rules cannot project (an amendment to an option its regime does not offer...) counts
-    for nothing and is named in ``unprocessable``: the others are still shown.
-    """
-    first, last = today.year, today.year + years - 1
-    totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
-    late: dict[str, Decimal] = defaultdict(Decimal)
-    unprocessable: list[dict[str, Any]] = []
-    for cid, state in bases:
-        mine: dict[tuple[str, int], Decimal] = defaultdict(Decimal)  # merged only once computed whole
-        mine_late: dict[str, Decimal] = defaultdict(Decimal)
-        try:
-            st = orjson.loads(state)
-            _forecast_one(st, first, last, mine, mine_late)
-        except Exception as error:  # noqa: BLE001 - one convention must not hide the others' figures
-            code, message = describe_error(error)
-            unprocessable.append({"id": cid, "number": None, "cpam_code": _cpam_of(state), "code": code,
-                                  "message": message})  # fmt: skip
-            continue
-        for key, amount in mine.items():
-            totals[key] += amount
-        for cpam, amount in mine_late.items():
-            late[cpam] += amount
-    planned = [{"cpam_code": c, "year": y, "amount": a} for (c, y), a in sorted(totals.items()) if a]
-    arrears = [{"cpam_code": c, "amount": a} for c, a in sorted(late.items()) if a]
-    return planned, arrears, unprocessable
 
 
 def _forecast_one(

@@ -38,9 +38,8 @@ NAV = (
 
 class DashboardCache:
     """The portfolio read model's answer depends only on the log (head and read-model position),
-    the CPAMs and the day, and computing it takes seconds on 20 000 conventions (the 5-year
-    forecast is computed per request): the dashboard page reuses its last answers while nothing
-    new was recorded and the read models have not moved."""
+    the CPAMs and the day: the dashboard page reuses its last answers while nothing new was
+    recorded and the read models have not moved (a computed answer reads every convention's row)."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size

@@ -78,6 +78,7 @@ class Runner:
         self.timings: dict[str, float] = {}  # seconds spent per stage (read, decode, each model, commit)
         self.rebuilt_events = 0  # events applied by rebuilds, for ``catch_up``'s count
         self._ids: dict[Any, str] = {}  # originator id as read (UUID or stored text) -> str(UUID), cached
+        self._current: set[tuple[str, int]] = set()  # (read model, generation) whose columns were checked
 
     def model(self, name: str) -> ReadModel:
         for m in self.models:
@@ -90,7 +91,7 @@ class Runner:
         """Target the live tables; read models that have none are first built like a rebuild
         (beside, then switched), which is several times faster than filling indexed live tables."""
         with self.store.reading() as tx:
-            missing = [m.name for m in self.models if self.store.live_generation(tx, m.name) is None]
+            missing = [m.name for m in self.models if self._live_generation(tx, m) is None]
         if missing:
             self.rebuild(missing, progress=progress)
         with self.store.reading() as tx:
@@ -114,9 +115,24 @@ class Runner:
             out = {}
             for m in self.models:
                 for gen, pos, live in self.store.generations(tx, m.name):
-                    if live:
+                    if live and self._current_schema(tx, m, gen):
                         out[m.name] = {"generation": gen, "position": pos, "head": head, "lag": head - pos}
         return out
+
+    def _live_generation(self, tx: Tx, model: ReadModel) -> int | None:
+        """The live generation, or None when there is none or it was built by a release whose tables
+        had other columns: such a read model is rebuilt (beside, then switched) like a missing one."""
+        gen = self.store.live_generation(tx, model.name)
+        return gen if gen is not None and self._current_schema(tx, model, gen) else None
+
+    def _current_schema(self, tx: Tx, model: ReadModel, gen: int) -> bool:
+        """Whether the generation's tables have this release's columns (checked once per process)."""
+        if (model.name, gen) in self._current:
+            return True
+        if all(self.store.columns_of(tx, t, gen) == t.column_names for t in model.tables):
+            self._current.add((model.name, gen))
+            return True
+        return False
 
     def catch_up(self, *, until: int | None = None, progress: Progress | None = None) -> int:
         """Apply every event recorded so far to the live read models; returns how many."""
@@ -265,7 +281,7 @@ class Runner:
                 self.rebuilt_events += n
                 if caught_up:
                     for t in targets:
-                        self.store.switch(tx, t.model.name, t.generation, t.model.tables)
+                        self.store.switch(tx, t.model.name, t.generation, t.model.every_table())
             self._committed(targets)
             if caught_up:
                 break
@@ -338,10 +354,11 @@ def _state_json(event: Event) -> str:
 def _diff(tx: Tx, name: str, table: Any, live: str, fresh: str, limit: int) -> list[Difference]:
     if limit <= 0:
         return []
-    cols = ", ".join(table.column_names)
+    compared = table.compared
+    cols = ", ".join(compared)
     only_live = tx.fetchall(f"SELECT {cols} FROM {live} EXCEPT SELECT {cols} FROM {fresh} LIMIT {limit}")
     only_fresh = tx.fetchall(f"SELECT {cols} FROM {fresh} EXCEPT SELECT {cols} FROM {live} LIMIT {limit}")
-    idx = [table.column_names.index(k) for k in table.key]
+    idx = [compared.index(k) for k in table.key]
     by_key: dict[tuple[Any, ...], list[Any]] = {}
     for row in only_live:
         by_key.setdefault(tuple(row[i] for i in idx), [None, None])[0] = tuple(row)

@@ -38,13 +38,23 @@ class Table:
     # Rows are only ever inserted: the key is a unique index, not a primary-key constraint, so a
     # rebuild appends rows to a bare table and builds the index once, at the end (a sort).
     append_only: bool = False
+    # Columns a query fills as a cache of what the rows already say (the dashboard's forecast):
+    # the read model writes them empty, a replay leaves them empty, so ``verify`` does not compare them.
+    memo: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
 
+    @property
+    def compared(self) -> tuple[str, ...]:
+        """The columns a replay must reproduce (all but ``memo``)."""
+        return tuple(c for c in self.column_names if c not in self.memo)
+
     @classmethod
-    def of(cls, name: str, columns: str, key: str, indexes: str = "", *, append_only: bool = False) -> Table:
+    def of(
+        cls, name: str, columns: str, key: str, indexes: str = "", *, append_only: bool = False, memo: str = ""
+    ) -> Table:
         """A table written as SQL reads: ``Table.of("t", "id TEXT NOT NULL, n INTEGER", key="id",
         indexes="n; a, b")`` (columns by commas, indexes by semicolons)."""
         cols = tuple(tuple(c.strip().split(" ", 1)) for c in columns.split(","))
@@ -54,6 +64,7 @@ class Table:
             tuple(k.strip() for k in key.split(",")),
             tuple(tuple(c.strip() for c in i.split(",")) for i in indexes.split(";") if i.strip()),
             append_only,
+            tuple(m.strip() for m in memo.split(",") if m.strip()),
         )
 
 
@@ -280,6 +291,18 @@ class ProjectionStore:
             raise LookupError(f"projection {name} has no live tables: run `conventions project`")
         for table in tables:
             tx.tables[table.name] = physical(table, gen)
+
+    def columns_of(self, tx: Tx, table: Table, gen: int) -> tuple[str, ...]:
+        """The columns the generation's table has in the database (empty if it does not exist)."""
+        phys = physical(table, gen)
+        if self.dialect == "sqlite":
+            return tuple(r[1] for r in tx.fetchall(f"PRAGMA table_info({phys})"))
+        rows = tx.fetchall(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [phys],
+        )
+        return tuple(r[0] for r in rows)
 
     def create_generation(self, tx: Tx, name: str, tables: Sequence[Table], *, live: bool, indexes: bool = True) -> int:
         """Create a fresh, empty generation of the tables (position 0).

@@ -150,9 +150,11 @@ class WriteBehind:
                     cur.execute("BEGIN IMMEDIATE")
                     in_tx = True
                 for sql, params, many in ops:
-                    if many:
+                    if many and (as_json := _from_json(sql)) is None:  # a DELETE ... WHERE key = ?
+                        cur.executemany(sql, params)
+                    elif many:
                         for i in range(0, len(params), self.CHUNK):
-                            cur.execute(_from_json(sql), (orjson.dumps(params[i : i + self.CHUNK]),))
+                            cur.execute(as_json, (orjson.dumps(params[i : i + self.CHUNK]),))
                     else:
                         cur.execute(sql, params)
                 if action == "commit":
@@ -173,15 +175,16 @@ _VALUES = re.compile(r"VALUES \(([?, ]+)\)")
 
 
 @lru_cache(maxsize=256)
-def _from_json(sql: str) -> str:
-    """``INSERT ... VALUES (?, ?)`` as ``INSERT ... SELECT value->>0, value->>1 FROM json_each(?)``.
+def _from_json(sql: str) -> str | None:
+    """``INSERT ... VALUES (?, ?)`` as ``INSERT ... SELECT value->>0, value->>1 FROM json_each(?)``
+    (None for other statements: they are run row by row).
 
     ``->>`` gives JSON numbers as INTEGER or REAL, strings as TEXT, null as NULL and true as 1: what
     binding the same Python values stores. ``WHERE true`` lets an ``ON CONFLICT`` clause follow.
     """
     match = _VALUES.search(sql)
     if match is None:
-        raise ValueError(f"not an INSERT ... VALUES statement: {sql}")
+        return None
     n = match.group(1).count("?")
     columns = ", ".join(f"value->>{i}" for i in range(n))
     return sql[: match.start()] + f"SELECT {columns} FROM json_each(?) WHERE true" + sql[match.end() :]
