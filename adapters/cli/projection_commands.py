@@ -6,7 +6,7 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from adapters.cli import formatting as fmt
 from adapters.cli.common import DATE_FORMATS, DataDir, Json, choice, open_app, print_json, settings_for
-from adapters.composition import build_projections
+from adapters.composition import build_clock, build_projections
 from domain.values import Option, Status, Tier
 from projections import conventions_list, portfolio
 
@@ -169,7 +169,7 @@ def dashboard(
 ) -> None:
     """Tableau de bord du portefeuille : effectifs, ETP, montants, points, atteintes, prévision."""
     runner = _runner(data_dir, catch_up=catch_up)
-    day = today.date() if today else date.today()
+    day = today.date() if today else build_clock(settings_for(data_dir))()  # CONVENTIONS_TODAY, else real time
     dash = portfolio.dashboard(runner.store, day, set(cpam) if cpam else None)
     if as_json:
         print_json(dash)

@@ -57,6 +57,15 @@ def test_project_then_list_and_dashboard(data_dir: Path) -> None:
     assert code == 0 and "Prévision" in out
 
 
+def test_dashboard_is_dated_by_the_application_clock(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time is injected: without --today the dashboard is the one of CONVENTIONS_TODAY (a virtual date)."""
+    monkeypatch.setenv("CONVENTIONS_TODAY", "2026-06-30")
+    code, out = run("dashboard", "--data-dir", str(data_dir), "--json")
+    assert code == 0, out
+    dash = json.loads(out)
+    assert dash["today"] == "2026-06-30" and {f["year"] for f in dash["forecast"]} <= set(range(2026, 2031))
+
+
 def test_verify_passes_then_fails_on_a_tampered_row(data_dir: Path) -> None:
     code, out = run("verify", "--projections", "--data-dir", str(data_dir))
     assert code == 0, out
