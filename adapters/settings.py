@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         "end when the process restarts, and several workers need it set).",
     )
     web_session_minutes: int = Field(default=480, ge=1, description="A web session expires after this long.")
+    web_secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark the session cookies Secure always (true) or never (false); unset: when the request "
+        "came over HTTPS. Set it to true behind a proxy that terminates TLS and forwards plain HTTP.",
+    )
 
     def events_sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"

@@ -25,7 +25,7 @@ def install(api: FastAPI, settings: Settings) -> None:
     from adapters.web import routes, routes_forms
 
     api.state.web = WebState(
-        sessions=Sessions(settings.web_secret, settings.web_session_minutes),
+        sessions=Sessions(settings.web_secret, settings.web_session_minutes, settings.web_secure_cookies),
         templates=templates(settings.timezone),
         timezone=settings.timezone,
     )

@@ -3,8 +3,9 @@ expiring cookie; every form carries the session's CSRF token.
 
 The cookie holds only the user's name, a random CSRF token and (in its signature) when it was
 issued: it is signed (itsdangerous, with ``CONVENTIONS_WEB_SECRET``), HttpOnly, SameSite=Strict,
-Secure over HTTPS, and refused after ``CONVENTIONS_WEB_SESSION_MINUTES``. The user is looked up on
-every request, so a revoked user is signed out at the next click, as with the API's tokens.
+Secure over HTTPS (or always: ``CONVENTIONS_WEB_SECURE_COOKIES``), and refused after
+``CONVENTIONS_WEB_SESSION_MINUTES``. The user is looked up on every request, so a revoked user is
+signed out at the next click, as with the API's tokens.
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ class Session:
 class Sessions:
     """Issues and reads the session cookie."""
 
-    def __init__(self, secret: str | None, minutes: int) -> None:
+    def __init__(self, secret: str | None, minutes: int, secure: bool | None = None) -> None:
         self.serializer = URLSafeTimedSerializer(secret or secrets.token_urlsafe(32), salt="cpam-web-session")
         self.max_age = minutes * 60
+        self.secure = secure  # None: Secure when the request came over HTTPS
 
     def _set(self, request: Request, response: Response, name: str, value: str, max_age: int) -> None:
         response.set_cookie(
             name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=request.url.scheme == "https" if self.secure is None else self.secure,
         )  # fmt: skip
 
     def sign_in(self, request: Request, response: Response, user: User, token: str) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 
 from markupsafe import escape
 
+from adapters.settings import Settings
 from adapters.web.routes_forms import BY_RESOURCE
-from tests.api.conftest import RPPS, Api, seed_convention
+from tests.api.conftest import RPPS, TODAY, Api, make_api, seed_convention
+from tests.conftest import FixedClock
 
 
 def csrf_of(html: str) -> str:
@@ -32,6 +34,22 @@ def test_the_session_cookie_is_httponly_strict_and_secure_over_https(api: Api) -
     assert "cpam_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert "Secure" not in cookie and "Max-Age=28800" in cookie
     assert "Secure" in signed_in(api, "op281", "https://testserver").headers["set-cookie"]
+
+
+def test_cookies_are_always_secure_when_tls_ends_at_a_proxy(tmp_path: Any) -> None:
+    """Behind a proxy that terminates TLS the server sees plain HTTP: CONVENTIONS_WEB_SECURE_COOKIES=true
+    still marks the session and sign-in cookies Secure."""
+    settings = Settings(store="memory", data_dir=tmp_path / "data", web_secure_cookies=True)
+    api = make_api(settings, FixedClock(TODAY))
+    form = api.client.get("/web/connexion")
+    sign_in_cookie = form.headers["set-cookie"]
+    assert sign_in_cookie.startswith("cpam_sign_in=") and "Secure" in sign_in_cookie
+    api.client.cookies.clear()  # a Secure cookie is not sent back over plain HTTP: the proxy's browser would
+    data = {"name": "op281", "token": api.tokens["op281"], "csrf": csrf_of(form.text)}
+    answer = api.client.post("/web/connexion", data=data, headers={"cookie": sign_in_cookie.split(";")[0]},
+                             follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and "cpam_session=" in answer.headers["set-cookie"]
+    assert "Secure" in answer.headers["set-cookie"]
 
 
 def test_a_wrong_token_or_a_missing_csrf_token_signs_nobody_in(api: Api) -> None:
