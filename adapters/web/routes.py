@@ -141,7 +141,9 @@ def convention_or_404(guard: ScopeGuard, user: Any, convention_id: str) -> UUID:
 
 
 @router.get("/conventions/{convention_id}")
-def convention(request: Request, convention_id: str, etat_au: str = "", fait: str = "") -> HTMLResponse:
+def convention(
+    request: Request, convention_id: str, etat_au: str = "", fait: str = "", v: str = ""
+) -> HTMLResponse:
     session = signed_in(request)
     svc = services(request)
     cid = convention_or_404(svc.scope, session.user, convention_id)
@@ -155,12 +157,22 @@ def convention(request: Request, convention_id: str, etat_au: str = "", fait: st
     view = convention_view(conv, read_day(svc.clock(), as_of=as_of))
     timeline = svc.read_models.timeline(cid) if session.user.can(Permission.HISTORY) else None
     freshness = timeline["freshness"] if timeline else svc.read_models.freshness()
-    done = next((c.label for c in COMMANDS if c.resource == fait), "")
+    done = _done(svc.app, cid, session.user.name, fait, v, current.version)
     return page(
         request, "convention.html", session, nav="conventions", c=view, version=current.version, as_of=as_of,
         as_of_text=etat_au, as_of_error=as_of_error, timeline=timeline, freshness=freshness, actions=ACTIONS,
         done=done, today=svc.clock(),
     )  # fmt: skip
+
+
+def _done(app: Any, cid: UUID, actor: str, resource: str, v: str, current: int) -> str:
+    """The "recorded" banner's action, only when the event at ``version`` was recorded by this user
+    (a link carrying ``?fait=`` alone, or someone else's, shows nothing)."""
+    label = next((c.label for c in COMMANDS if c.resource == resource), "")
+    version = int(v) if v.isdigit() and len(v) < 10 else 0
+    if not label or not 1 <= version <= current:
+        return ""
+    return label if app.history(cid)[version - 1].actor == actor else ""
 
 
 def _day(text: str) -> tuple[date | None, str]:

@@ -105,7 +105,7 @@ async def sign(request: Request) -> Response:
     except DomainError as error:
         return _form(request, session, Sign, status=_status(error), values=typed, key=key,
                      errors=_errors(Sign, error))  # fmt: skip
-    return redirect(f"/conventions/{result['id']}?fait={Sign.resource}")
+    return redirect(f"/conventions/{result['id']}?fait={Sign.resource}&v={result['version']}")
 
 
 # ----------------------------------------------------------------------------- commands on a convention
@@ -143,7 +143,7 @@ async def command(request: Request, convention_id: str, resource: str) -> Respon
     except ValidationError as error:
         return again(422, forms.validation_errors(model, error))
     try:
-        svc.app.handle(command.with_default_reason(), meta, cid, version)
+        result = svc.app.handle(command.with_default_reason(), meta, cid, version)
     except StaleVersion:
         history = svc.app.history(cid)
         changes = [line(e) for e in history[version or 0 :]]
@@ -151,7 +151,7 @@ async def command(request: Request, convention_id: str, resource: str) -> Respon
         return again(409, {}, stale=changes, version=len(history), key=str(uuid.uuid4()))
     except DomainError as error:
         return again(_status(error), _errors(model, error))
-    return redirect(f"/conventions/{cid}?fait={model.resource}")
+    return redirect(f"/conventions/{cid}?fait={model.resource}&v={result['version']}")
 
 
 def _version(form: Any) -> int | None:

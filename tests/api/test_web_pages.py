@@ -79,8 +79,24 @@ def test_every_post_needs_the_sessions_csrf_token(api: Api) -> None:
     assert refused.status_code == 403 and not [e for e in api.events(api.a) if type(e).__name__ == "AssistantHired"]
     done = api.client.post(f"/web/conventions/{api.a}/hires", data={**body, "csrf": csrf_of(form.text)},
                            follow_redirects=False)  # fmt: skip
-    assert done.status_code == 303 and done.headers["location"].endswith("?fait=hires")
+    assert done.status_code == 303 and re.search(r"\?fait=hires&v=\d+$", done.headers["location"])
     assert api.client.post("/web/deconnexion", data={"csrf": "forged"}).status_code == 403
+
+
+def test_the_recorded_banner_is_shown_only_for_what_the_user_recorded(api: Api) -> None:
+    """ "Enregistré" says what this user just recorded: a link that only says ?fait=, names another
+    version, or someone else's event, shows no banner."""
+    signed_in(api, "op281")
+    form = api.client.get(f"/web/conventions/{api.a}/hires")
+    body = {"key": "k-00000002", "hired_on": "2025-03-01", "fte": "1", "profile": "nurse", "csrf": csrf_of(form.text)}
+    done = api.client.post(f"/web/conventions/{api.a}/hires", data=body, follow_redirects=False)
+    landed = api.client.get(done.headers["location"])
+    assert 'data-testid="done"' in landed.text and "Enregistré" in landed.text
+    version = int(done.headers["location"].rsplit("=", 1)[1])
+    for crafted in ("?fait=hires", f"?fait=hires&v={version - 1}", "?fait=hires&v=999", "?fait=hires&v=x"):
+        assert 'data-testid="done"' not in api.client.get(f"/web/conventions/{api.a}{crafted}").text, crafted
+    signed_in(api, "admin")  # another user following the same link
+    assert 'data-testid="done"' not in api.client.get(done.headers["location"]).text
 
 
 def test_sign_out_and_revocation_end_the_session(api: Api) -> None:
