@@ -12,8 +12,6 @@ import typer
 
 from adapters.cli.common import DATE_FORMATS, DataDir, Json, choice, fail, print_json, settings_for, usage_error
 from adapters.composition import build_clock, build_projections
-from adapters.exports.sheets import KINDS, build
-from adapters.exports.writers import FORMATS, write_file
 from domain.errors import DomainError
 from domain.fields import MAX_DAY, MIN_DAY
 
@@ -38,6 +36,11 @@ def export(
     as_json: Json = False,
 ) -> None:
     """Exporter pour la comptabilité : conventions, grand livre des échéances ou file à traiter (CSV ou XLSX)."""
+    # Imported here: the sheets use the CLI's French labels (adapters.cli.formatting), whose package
+    # imports this module.
+    from adapters.exports.sheets import KINDS, build
+    from adapters.exports.writers import FORMATS, write_file
+
     kind = choice(kind, "kind", list(KINDS), KIND_WORDS) or ""
     fmt = choice(fmt or _suffix_format(out), "--format", list(FORMATS)) or ""
     for code in cpam or []:
@@ -63,8 +66,8 @@ def export(
 
 def _suffix_format(out: Path) -> str:
     suffix = out.suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
-        usage_error("invalid_format", f"Format à préciser (--format {' ou '.join(FORMATS)}) : « {out.name} ».")
+    if suffix not in ("csv", "xlsx"):
+        usage_error("invalid_format", f"Format à préciser (--format csv ou xlsx) : « {out.name} ».")
     return suffix
 
 
