@@ -44,21 +44,32 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ------------------------------------------------------------------------------------------ CSV
-def csv_cell(value: Any, kind: CellType) -> str:
-    """One CSV field the French way: ``1234,50``, ``31/12/2025``, ``oui``; empty for None."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
-    if isinstance(value, Decimal):
-        text = f"{value:.2f}" if kind in ("euros", "fte") else str(value)
-        return text.replace(".", ",")
-    if isinstance(value, int):
-        return str(value)
+def _text(value: Any) -> str:
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _french_date(value: date) -> str:
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"  # strftime is several times slower
+
+
+def _decimal_comma(value: Decimal) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
+CSV_FIELDS: dict[CellType, Callable[[Any], str]] = {
+    "text": _text,
+    "date": _french_date,
+    "euros": _decimal_comma,
+    "fte": _decimal_comma,
+    "int": str,
+    "flag": lambda value: "oui" if value else "non",
+}
+
+
+def csv_cell(value: Any, kind: CellType) -> str:
+    """One CSV field the French way: ``1234,50``, ``31/12/2025``, ``oui``; empty for None."""
+    return "" if value is None else CSV_FIELDS[kind](value)
 
 
 def write_csv(sheet: Sheet, stream: IO[bytes]) -> int:
@@ -67,10 +78,10 @@ def write_csv(sheet: Sheet, stream: IO[bytes]) -> int:
     try:
         writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
         writer.writerow([c.header for c in sheet.columns])
-        kinds = [c.type for c in sheet.columns]
+        fields = [CSV_FIELDS[c.type] for c in sheet.columns]
         count = 0
         for values in sheet.values():
-            writer.writerow([csv_cell(v, k) for v, k in zip(values, kinds, strict=True)])
+            writer.writerow(["" if v is None else f(v) for f, v in zip(fields, values, strict=True)])
             count += 1
         text.flush()
     finally:
