@@ -13,6 +13,8 @@ reached, the log's head, the lag between them, and when the last event applied w
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +22,7 @@ from uuid import UUID
 
 from projections import calendar, conventions_list, history, ledger, portfolio
 from projections.engine.runner import TOPICS, Runner
+from projections.engine.store import ProjectionStore
 from projections.scope import narrow
 
 Scope = frozenset[str] | None
@@ -166,6 +169,13 @@ class ProjectionReadModels:
         return {
             "today": today, "total": total, "page": page, "per_page": per_page, "items": items, "freshness": freshness,
         }  # fmt: skip
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[ProjectionStore, dict[str, Any]]]:
+        """The store and its freshness, caught up like every read, for queries of the caller's own
+        (the finance exports) run while this block holds the lock."""
+        with self._lock:
+            yield self.store, self._fresh()
 
     def timeline(self, convention_id: UUID) -> dict[str, Any]:
         with self._lock:
