@@ -141,9 +141,7 @@ def convention_or_404(guard: ScopeGuard, user: Any, convention_id: str) -> UUID:
 
 
 @router.get("/conventions/{convention_id}")
-def convention(
-    request: Request, convention_id: str, etat_au: str = "", fait: str = "", v: str = ""
-) -> HTMLResponse:
+def convention(request: Request, convention_id: str, etat_au: str = "", fait: str = "", v: str = "") -> HTMLResponse:
     session = signed_in(request)
     svc = services(request)
     cid = convention_or_404(svc.scope, session.user, convention_id)
