@@ -21,7 +21,7 @@ import orjson
 from eventsourcing.persistence import EventStore, Mapper, Notification, Recording, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
-from adapters.chain import CHAINED_TOPICS, GENESIS, StreamChain, link
+from adapters.chain import ANCHOR_TOPIC, CHAINED_TOPICS, GENESIS, StreamChain, link
 from domain.events import CHAIN_KEY, upcast
 
 
@@ -103,7 +103,12 @@ class ChainedEventStore(EventStore[UUID]):
                 continue
             oid, version = e.originator_id, e.originator_version
             head = heads.get(oid)
-            previous = head[1] if head and head[0] == version - 1 else self.link_before(oid, version)
+            if head and head[0] == version - 1:
+                previous = head[1]
+            elif e.TOPIC == ANCHOR_TOPIC:  # the upgrade read the history already: the anchor names its head
+                previous = e.history_hash  # (verify recomputes it: a wrong one would be a finding)
+            else:
+                previous = self.link_before(oid, version)
             stored, chained = self.mapper.to_chained_event(e, previous)
             stored_events.append(stored)
             heads[oid] = (version, str(chained))
