@@ -229,9 +229,15 @@ def anchor_chains(
     for i in range(0, len(todo), 500):
         batch = [
             ev.ChainAnchored(
-                originator_id=oid if isinstance(oid, UUID) else UUID(oid), originator_version=chain.version + 1,
-                timestamp=now, effective_date=today, actor=meta.actor, reason=meta.reason or "ancrage de la chaîne",
-                command_id=meta.command_id, history_hash=chain.head, versions=chain.version,
+                originator_id=oid if isinstance(oid, UUID) else UUID(oid),
+                originator_version=chain.version + 1,
+                timestamp=now,
+                effective_date=today,
+                actor=meta.actor,
+                reason=meta.reason or "ancrage de la chaîne",
+                command_id=meta.command_id,
+                history_hash=chain.head,
+                versions=chain.version,
             )  # fmt: skip
             for oid, chain in todo[i : i + 500]
         ]

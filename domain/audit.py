@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from domain import events as ev
 from domain.convention import Convention
@@ -99,9 +100,17 @@ def _text_findings(e: ev.Event) -> list[Finding]:
         fields["ground"] = REASON_MAX
     out = []
     for name, limit in fields.items():
-        try:
-            check_text(getattr(e, name), name, name, max_length=limit, required=False,
-                       multiline=name in ("notes", "reason"))  # fmt: skip
-        except DomainError as error:
-            out.append(Finding("invalid_text", f"{type(e).__name__}.{error.message} (R29)", e.originator_version))
+        if (refusal := _text_refusal(getattr(e, name), name, limit)) is not None:
+            out.append(Finding("invalid_text", f"{type(e).__name__}.{refusal} (R29)", e.originator_version))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _text_refusal(value: str | None, name: str, limit: int) -> str | None:
+    """Why R29 refuses ``value`` (None: it does not). Memoised: a log repeats its actors and reasons,
+    and a whole-log audit asks for each of its million events."""
+    try:
+        check_text(value, name, name, max_length=limit, required=False, multiline=name in ("notes", "reason"))
+    except DomainError as error:
+        return error.message
+    return None

@@ -64,7 +64,9 @@ class ConventionBooks:
         self.totals.events += 1
         if self.conv is None:
             if not isinstance(e, ev.Signed):
-                self._find("not_signed_first", f"L'historique commence par {type(e).__name__}, pas par la signature.", v)
+                self._find(
+                    "not_signed_first", f"L'historique commence par {type(e).__name__}, pas par la signature.", v
+                )
                 return
             self.conv = Convention.replay([e])
             return

@@ -95,8 +95,10 @@ def _print(report: AuditReport, coverage: bool) -> None:
     typer.echo(f"Audit ({parts}) : {report.conventions} convention(s), {t.events} événement(s), {t.instalments} "
                f"échéance(s) pour {t.due} €, {t.payments} paiement(s) pour {t.paid} €.")  # fmt: skip
     if (counts := _coverage_counts(report)) is not None:
-        typer.echo(f"Chaîne d'intégrité : {counts['from_version_1']} couverte(s) depuis la version 1, "
-                   f"{counts['from_a_later_version']} depuis leur ancrage, {counts['not_covered']} non couverte(s).")
+        typer.echo(
+            f"Chaîne d'intégrité : {counts['from_version_1']} couverte(s) depuis la version 1, "
+            f"{counts['from_a_later_version']} depuis leur ancrage, {counts['not_covered']} non couverte(s)."
+        )
     if "projections" in report.parts:
         typer.echo(f"Vues : {len(report.differences)} ligne(s) diffèrent d'un rejeu complet.")
     count = len(report.findings) + len(report.differences)
