@@ -6,13 +6,18 @@ Work on a copy: ``--anchor`` writes (the upgrade of a store written before the c
 the CPU time of this process and its workers are printed per step, with the machine's load average.
 """
 
+# ruff: noqa: E402 - the sys.path fix below must run before the imports
 from __future__ import annotations
 
 import argparse
 import os
 import resource
+import sys
 import time
 from pathlib import Path
+
+# Run as a script, bench/ comes first on sys.path, where projections.py would shadow the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from adapters.audit import anchor_chains, run_audit
 from adapters.composition import build_app
