@@ -23,7 +23,8 @@ from uuid import UUID, uuid4
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Notification
+from eventsourcing.utils import resolve_topic
 
 from domain import events as ev
 from domain.commands import (
@@ -122,6 +123,16 @@ class ConventionsApp(Application[UUID]):
                 "adapters.composition.build_app."
             )
         return super().construct_mapper()
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        """The event store the composition root chose (``EVENT_STORE_TOPIC``: the persistence adapter's
+        store, which chains each convention event to the one before it for tamper evidence,
+        docs/audit.md); the library's own store without it (a store written as before the chain)."""
+        topic = self.env.get("EVENT_STORE_TOPIC")
+        if not topic:
+            return super().construct_event_store()
+        store: EventStore[UUID] = resolve_topic(topic)(mapper=self.mapper, recorder=self.recorder)
+        return store
 
     # ================================================================== commands
     def handle(

@@ -949,6 +949,9 @@ class Convention(BaseAggregate[UUID]):
         self.terminated_by = e.by
         self.termination_ground = e.ground
 
+    def _when_ChainAnchored(self, e: ev.ChainAnchored) -> None:  # noqa: N802 - the store's tamper evidence only
+        pass
+
 
 def _check_count(year: int, patients: int, code: str, message: str, field: str) -> None:
     """A contract year starts at 1 and a patient count is never negative (R5)."""

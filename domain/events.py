@@ -243,10 +243,19 @@ class Terminated(Event):
     letter_date: date | None = None
 
 
+class ChainAnchored(Event):
+    """Tamper evidence reached a history written before it: ``history_hash`` is the hash chain of
+    versions 1 to ``versions`` as stored when the store was upgraded (``conventions chain anchor``,
+    docs/audit.md). It changes nothing in the convention."""
+
+    history_hash: str
+    versions: int
+
+
 CONVENTION_EVENTS: tuple[type[Event], ...] = (
     Signed, AssistantHired, AssistantLeft, TrainingCompleted, ObjectiveSet, AttainmentRecorded,
     YearStarted, InstalmentDue, InstalmentCancelled, PaymentRecorded, Suspended, Reactivated,
-    ReviewDue, ReviewHeld, Renewed, OptionChanged, Terminated, SecretaryHired,
+    ReviewDue, ReviewHeld, Renewed, OptionChanged, Terminated, SecretaryHired, ChainAnchored,
 )  # fmt: skip
 
 # The convention's status after the events that change it (every other event leaves it as it is):
@@ -263,11 +272,18 @@ def status_after(kind: type[Event], status: str = "") -> str:
     return status if after is None else after.value
 
 
+# The key under which the store keeps an event's link in the hash chain, beside its state (docs/audit.md).
+# No event field can take it: pydantic field names never begin with an underscore.
+CHAIN_KEY = "_chain"
+
+
 def upcast(cls: type, state: dict[str, Any]) -> None:
-    """Bring a stored state up to the class's current version, one ``upcast_vN_vN+1`` at a time.
+    """Bring a stored state up to the class's current version, one ``upcast_vN_vN+1`` at a time,
+    and drop the chain link the store keeps beside it (``CHAIN_KEY``): it is no field of the event.
 
     Every reader of stored events runs it before building the event: the storage mapper
     (``adapters.persistence``) and the projections' decoders."""
+    state.pop(CHAIN_KEY, None)
     target = getattr(cls, "class_version", 1)
     version = state.pop("class_version", 1)
     while version < target:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from adapters.cli import (
+    audit_commands,
     convention_commands,
     export_commands,
     http_commands,
@@ -20,7 +21,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (convention_commands, projection_commands, scheduler_commands, http_commands, export_commands):
+for module in (
+    convention_commands,
+    projection_commands,
+    scheduler_commands,
+    http_commands,
+    export_commands,
+    audit_commands,
+):
     module.register(app)
 
 

@@ -182,18 +182,32 @@ def verify(
     rules: Annotated[
         bool, typer.Option("--rules", help="Signaler les historiques que les règles actuelles refuseraient.")
     ] = False,
+    books: Annotated[
+        bool, typer.Option("--books", help="Recalculer chaque échéance et contrôler les paiements (les comptes).")
+    ] = False,
+    chain: Annotated[bool, typer.Option("--chain", help="Contrôler la chaîne d'intégrité des événements.")] = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=16, help="Processus (défaut : 2 au plus, un par cœur).")
+    ] = None,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="Dire pour chaque convention depuis quelle version la chaîne la couvre.")
+    ] = False,
     batch_size: Batch = 500,
     data_dir: DataDir = None,
     as_json: Json = False,
 ) -> None:
-    """Vérifier les vues (--projections) ou les historiques au regard des règles (--rules)."""
-    if projections == rules:
-        typer.echo("error[nothing_to_verify]: préciser ce qu'il faut vérifier (--projections ou --rules).", err=True)
-        raise typer.Exit(2)
-    if rules:
+    """Auditer : sans option, tout (comptes, chaîne d'intégrité, règles, vues) ; les options choisissent
+    les parties. Code de sortie 1 au moindre constat (docs/audit.md)."""
+    from adapters.cli import audit_commands
+
+    chosen = tuple(p for p, on in zip(audit_commands.PARTS, (books, chain, rules, projections), strict=True) if on)
+    if chosen == ("rules",):
         _verify_rules(data_dir, as_json)
-    else:
+    elif chosen == ("projections",):
         _verify_projections(data_dir, batch_size, as_json)
+    else:
+        audit_commands.audit(data_dir, chosen or audit_commands.PARTS, workers=workers, as_json=as_json,
+                             coverage=coverage)  # fmt: skip
 
 
 def _verify_projections(data_dir: Any, batch_size: int, as_json: bool) -> None:

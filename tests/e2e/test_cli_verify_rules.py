@@ -40,7 +40,9 @@ def test_verify_rules_names_a_convention_written_before_the_date_rules(tmp_path:
     assert json.loads(RUNNER.invoke(cli, ["show", str(bad), "--json"], env=env).stdout)["number"] == "C-1"
 
 
-def test_verify_needs_one_thing_to_verify(tmp_path: Path) -> None:
+def test_a_plain_verify_runs_the_whole_audit(tmp_path: Path) -> None:
     env = {"CONVENTIONS_DATA_DIR": str(tmp_path / "data")}
-    assert RUNNER.invoke(cli, ["verify"], env=env).exit_code == 2
-    assert RUNNER.invoke(cli, ["verify", "--rules", "--projections"], env=env).exit_code == 2
+    whole = RUNNER.invoke(cli, ["verify", "--json", "--workers", "1"], env=env)
+    assert whole.exit_code == 0 and json.loads(whole.stdout)["parts"] == ["books", "chain", "rules", "projections"]
+    two = RUNNER.invoke(cli, ["verify", "--rules", "--projections", "--json", "--workers", "1"], env=env)
+    assert two.exit_code == 0 and json.loads(two.stdout)["parts"] == ["rules", "projections"]

@@ -14,7 +14,8 @@ import pytest
 from eventsourcing.cipher import AESCipher
 from pydantic import field_validator
 
-from adapters.composition import build_app
+from adapters.audit import anchor_chains
+from adapters.composition import build_app, event_store_env
 from adapters.persistence import OrjsonTranscoder, PydanticMapper
 from adapters.settings import Settings
 from adapters.simulation import Simulator
@@ -26,7 +27,7 @@ from domain.values import Option, Profile
 from projections.engine.decode import TrustedDecoder
 from projections.engine.log import RecorderLog, SqliteLog
 from projections.engine.runner import TOPICS
-from tests.helpers import Upcasted
+from tests.helpers import Upcasted, sign
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> ConventionsApp:
                 done.add("secretary")
         except DomainError:
             continue
+    # ChainAnchored: a convention written before the hash chain (the library's store), then anchored
+    legacy = ConventionsApp(env={k: v for k, v in event_store_env(settings).items() if k != "EVENT_STORE_TOPIC"})
+    sign(legacy, CommandMeta(actor="test"), number="C-AVANT-CHAINE", rpps="10000000017")
+    assert anchor_chains(app, CommandMeta(actor="test"), settings)["anchored"] == 1
     app.settings = settings  # type: ignore[attr-defined]
     return app
 

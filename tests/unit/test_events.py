@@ -17,7 +17,7 @@ RELEASED_TOPICS = {
     "cpam.Signed", "cpam.AssistantHired", "cpam.AssistantLeft", "cpam.TrainingCompleted", "cpam.ObjectiveSet",
     "cpam.AttainmentRecorded", "cpam.YearStarted", "cpam.InstalmentDue", "cpam.InstalmentCancelled",
     "cpam.PaymentRecorded", "cpam.Suspended", "cpam.Reactivated", "cpam.ReviewDue", "cpam.ReviewHeld",
-    "cpam.Renewed", "cpam.OptionChanged", "cpam.Terminated", "cpam.SecretaryHired",
+    "cpam.Renewed", "cpam.OptionChanged", "cpam.Terminated", "cpam.SecretaryHired", "cpam.ChainAnchored",
 }  # fmt: skip
 
 
