@@ -116,6 +116,7 @@ WHAT: dict[type, Callable[[Any], str]] = {
     ev.OptionChanged: lambda e: f"changement d'option : {e.option.value} pour les années suivantes",
     ev.Terminated: _terminated,
     ev.SecretaryHired: lambda e: "embauche d'une nouvelle secrétaire au cabinet déclarée",
+    ev.ChainAnchored: lambda e: f"historique scellé : empreinte des versions 1 à {e.versions} enregistrée",
 }
 
 

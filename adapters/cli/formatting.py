@@ -54,6 +54,7 @@ LABELS: dict[str, dict[str, str]] = {
         "Reactivated": "réactivation",
         "ReviewDue": "point semestriel dû",
         "ReviewHeld": "point semestriel tenu",
+        "ChainAnchored": "historique scellé (chaîne d'empreintes)",
         "Renewed": "reconduction",
         "OptionChanged": "changement d'option",
         "Terminated": "résiliation",
