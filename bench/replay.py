@@ -91,7 +91,8 @@ def main() -> None:
         print(
             f"\n{', '.join(policies)}: {r['conventions']:,} conventions ({r['events']:,} events) in {r['seconds']} s "
             f"with {r['workers']} worker(s) ({r['cpu_seconds']} s CPU, load average {r['load_average_before']} "
-            f"before, {r['load_average_after']} after), {r['conventions_per_s']:,} conventions/s; {r['replayed']:,} replayed, "
+            f"before, {r['load_average_after']} after), {r['conventions_per_s']:,} conventions/s; "
+            f"{r['replayed']:,} replayed, "
             f"{r['changed']:,} changed, {r['unreplayable']} not replayable; due {totals['actual']['due']} -> "
             f"{totals['replayed']['due']}, to recover {totals['actual']['to_recover']} -> "
             f"{totals['replayed']['to_recover']}; nothing written.\n",
