@@ -36,24 +36,35 @@ AS_SIGNED = "— comme signée —"
 
 
 class ImpactCache:
-    """The last answers, by (policies, CPAMs, log head, day); one computation at a time."""
+    """The last answers, by (policies, CPAMs, log head, day). One replay at a time (it keeps a core
+    busy for a while); a view already computed is answered at once, even while another computes."""
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
         self._answers: OrderedDict[tuple[Any, ...], Impact] = OrderedDict()
-        self._lock = threading.Lock()  # a replay uses a core for a while: never two at once
+        self._lock = threading.Lock()  # the answers
+        self._computing = threading.Lock()  # never two replays at once
 
     def get(self, app: ConventionsApp, chosen: dict[str, Any], scope: frozenset[str] | None, today: date) -> Impact:
         key = (tuple(sorted((k, str(getattr(v, "value", v))) for k, v in chosen.items())), scope, app.head(), today)
-        with self._lock:
-            if (kept := self._answers.get(key)) is not None:
-                self._answers.move_to_end(key)
+        if (kept := self._kept(key)) is not None:
+            return kept
+        with self._computing:
+            if (kept := self._kept(key)) is not None:  # computed meanwhile, for another request
                 return kept
             answer = impact(None, chosen, today, scope, workers=1, app=app)
+        with self._lock:
             self._answers[key] = answer
             while len(self._answers) > self.size:
                 self._answers.popitem(last=False)
-            return answer
+        return answer
+
+    def _kept(self, key: tuple[Any, ...]) -> Impact | None:
+        with self._lock:
+            kept = self._answers.get(key)
+            if kept is not None:
+                self._answers.move_to_end(key)
+            return kept
 
 
 def _cache(request: Request) -> ImpactCache:

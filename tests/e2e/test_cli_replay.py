@@ -107,4 +107,3 @@ def test_the_table_for_people(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Impact de modulation=steps au 30/06/2026" in result.stdout
     assert "6 conventions ; 1 rejouées" in result.stdout and "+5 500,00 €" in result.stdout.replace("\u202f", " ")
-
