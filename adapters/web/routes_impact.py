@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from adapters.cli import formatting as fmt
 from adapters.impact import Impact, impact
+from adapters.settings import Settings
 from adapters.users import Permission
 from adapters.web.charts import Chart, bars
 from adapters.web.pages import PREFIX, page, services, signed_in
@@ -45,14 +46,23 @@ class ImpactCache:
         self._lock = threading.Lock()  # the answers
         self._computing = threading.Lock()  # never two replays at once
 
-    def get(self, app: ConventionsApp, chosen: dict[str, Any], scope: frozenset[str] | None, today: date) -> Impact:
+    def get(
+        self,
+        app: ConventionsApp,
+        settings: Settings | None,
+        chosen: dict[str, Any],
+        scope: frozenset[str] | None,
+        today: date,
+    ) -> Impact:
+        """The answer for these policies and CPAMs on the log as it stands (``settings``: read the SQLite
+        events file directly, as the command does)."""
         key = (tuple(sorted((k, str(getattr(v, "value", v))) for k, v in chosen.items())), scope, app.head(), today)
         if (kept := self._kept(key)) is not None:
             return kept
         with self._computing:
             if (kept := self._kept(key)) is not None:  # computed meanwhile, for another request
                 return kept
-            answer = impact(None, chosen, today, scope, workers=1, app=app)
+            answer = impact(settings, chosen, today, scope, workers=1, app=app)
         with self._lock:
             self._answers[key] = answer
             while len(self._answers) > self.size:
@@ -97,7 +107,8 @@ def impact_page(request: Request, cpam: str = "") -> HTMLResponse:
         except DomainError as error:
             context["error"], status = error.message, 400
         else:
-            result = _cache(request).get(svc.app, chosen, _scope(narrow(mine, asked)), svc.clock())
+            settings = getattr(request.app.state, "settings", None)
+            result = _cache(request).get(svc.app, settings, chosen, _scope(narrow(mine, asked)), svc.clock())
             context.update(result=result, rows=result.rows(), totals=result.totals(), charts=charts(result),
                            described=_described(chosen))  # fmt: skip
     return page(request, "impact.html", session, status=status, nav="dashboard", freshness=None, **context)

@@ -82,3 +82,14 @@ def test_needs_the_reports_permission(managers: Api) -> None:
     signed_in(managers, "op281")  # operators may read reports too: the page answers within their CPAM
     page = managers.client.get("/web/impact?modulation=steps")
     assert page.status_code == 200 and set(rows_of(page.text)) == {"281"}
+
+
+def test_on_sqlite_the_page_reads_the_events_file_as_the_command_does(tmp_path: Any) -> None:
+    from adapters.settings import Settings
+    from tests.api.conftest import TODAY, make_api
+    from tests.conftest import FixedClock
+
+    api = make_api(Settings(store="sqlite", data_dir=tmp_path / "data"), FixedClock(TODAY))
+    signed_in(api, "manager")
+    page = api.client.get("/web/impact?pause_clock=off")
+    assert page.status_code == 200 and sorted(set(rows_of(page.text))) == ["281", "751"]
