@@ -51,3 +51,14 @@ def test_the_report_adds_up(portfolio: ConventionsApp) -> None:
     assert totals["difference"].due < 0 < totals["difference"].to_recover  # steps pay less below 100 %
     per_cpam = [result.totals(c)["difference"].due for c in result.cpams()]
     assert sum(per_cpam) == totals["difference"].due
+
+
+def test_on_postgresql_two_workers_give_the_figures_of_one(pg_settings: Settings) -> None:
+    from tests.integration.test_projection_models import build_portfolio
+
+    today = date(2026, 6, 30)
+    build_portfolio(build_app(pg_settings, clock=lambda: today))
+    chosen = parse_policies(["modulation=steps", "pause_clock=off"])
+    one, two = (impact(pg_settings, chosen, today, workers=n).as_json() for n in (1, 2))
+    assert one["conventions"]["total"] == 6 and one["conventions"]["changed"] >= 1
+    assert {k: v for k, v in one.items() if k != "seconds"} == {k: v for k, v in two.items() if k != "seconds"}
