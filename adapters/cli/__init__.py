@@ -10,6 +10,7 @@ from adapters.cli import (
     export_commands,
     http_commands,
     projection_commands,
+    replay_commands,
     scheduler_commands,
 )
 
@@ -28,6 +29,7 @@ for module in (
     http_commands,
     export_commands,
     audit_commands,
+    replay_commands,
 ):
     module.register(app)
 

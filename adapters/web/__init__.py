@@ -22,7 +22,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install(api: FastAPI, settings: Settings) -> None:
     """The pages, their static files (no CDN: a CPAM's network is closed) and their error pages."""
-    from adapters.web import routes, routes_exports, routes_forms
+    from adapters.web import routes, routes_exports, routes_forms, routes_impact
 
     api.state.web = WebState(
         sessions=Sessions(settings.web_secret, settings.web_session_minutes, settings.web_secure_cookies),
@@ -32,5 +32,6 @@ def install(api: FastAPI, settings: Settings) -> None:
     api.include_router(routes_forms.router)  # /conventions/nouvelle before /conventions/{id}
     api.include_router(routes.router)
     api.include_router(routes_exports.router)
+    api.include_router(routes_impact.router)  # /impact: the policy impact by replay (issue 12)
     api.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="web-static")
     install_handlers(api)
