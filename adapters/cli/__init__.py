@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from adapters.cli import convention_commands, http_commands, projection_commands, scheduler_commands
+from adapters.cli import (
+    convention_commands,
+    http_commands,
+    import_commands,
+    projection_commands,
+    scheduler_commands,
+)
 
 app = typer.Typer(
     name="conventions",
@@ -14,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (convention_commands, projection_commands, scheduler_commands, http_commands):
+for module in (convention_commands, projection_commands, scheduler_commands, http_commands, import_commands):
     module.register(app)
 
 
