@@ -3,8 +3,8 @@
 ``plan_row`` reads every cell (``values``), checks it with the command models (pydantic) and the
 domain's own identifier and text checks (R19, R29), and orders the commands: the signature, then
 each fact on its date (hire, training, objectives, suspensions and reactivations, attainments,
-reviews, payments), with ``RecordDue`` up to a payment's or a suspension's date first (what the
-nightly job would have recorded by then), and a last ``RecordDue`` up to today. Every command gets
+reviews, payments), with ``RecordDue`` up to the date of a suspension, reactivation, attainment,
+review or payment first (what the nightly job would have recorded by then), and a last ``RecordDue`` up to today. Every command gets
 the reason ``import FILE, ligne N : ...`` and an idempotency key derived from the CPAM, the number
 and the row's content. Nothing here touches the store.
 """
@@ -156,7 +156,7 @@ def plan_row(row: Row, ctx: Context) -> RowPlan:
     facts += [Fact(on, "payments", cmd) for on, cmd, _ in payments]
     amounts = {id(cmd): amt for _, cmd, amt in payments}
     for fact in sorted(facts, key=lambda f: (f.on, PRIORITY[f.column])):
-        if fact.column in ("payments", "suspensions", "reactivation") and fact.on > ticked:
+        if fact.column not in ("hired", "trained", "objectives") and fact.on > ticked:
             ordered.append((c.RecordDue(until=fact.on, reason=f"{r.reason} : échéancier"), fact.column, None))
             ticked = fact.on
         column = "suspensions" if fact.column == "reactivation" else fact.column
