@@ -5,8 +5,8 @@ domain's own identifier and text checks (R19, R29), and orders the commands: the
 each fact on its date (hire, training, objectives, suspensions and reactivations, attainments,
 reviews, payments), with ``RecordDue`` up to the date of a suspension, reactivation, attainment,
 review or payment first (what the nightly job would have recorded by then), and a last
-``RecordDue`` up to today. Every command gets the reason ``import FILE, ligne N : ...`` and an idempotency key derived from the CPAM, the number
-and the row's content. Nothing here touches the store.
+``RecordDue`` up to today. Every command gets the reason ``import FILE, ligne N : ...`` and an
+idempotency key derived from the CPAM, the number and the row's content. Nothing here touches the store.
 """
 
 from __future__ import annotations
