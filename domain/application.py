@@ -204,7 +204,9 @@ class ConventionsApp(Application[UUID]):
         (same rules, fingerprints, receipts and results), without saving: ``save_decided`` then saves
         them in one transaction, so the convention gets every command or none. The first step may be
         the convention's ``Sign``. A step whose receipt exists is not decided again (its first result
-        stands). The first refusal stops the sequence: ``Decided.refused`` names the step."""
+        stands); after a signature decided here, the later steps' receipts are not looked up (the
+        convention is new: a reused command id would still fail the save, whose receipts are
+        unique). The first refusal stops the sequence: ``Decided.refused`` names the step."""
         decided = Decided(convention=None if convention_id is None else self._get(convention_id))
         for index, (command, meta) in enumerate(steps):
             try:
@@ -223,6 +225,7 @@ class ConventionsApp(Application[UUID]):
                 return first
             decided.convention, registration = self._new_convention(command, meta)
             decided.others[registration.id] = registration
+            decided.signed = True
             result: dict[str, Any] = {"id": str(decided.convention.id), "version": decided.convention.version}
         else:
             conv = decided.convention
@@ -230,7 +233,7 @@ class ConventionsApp(Application[UUID]):
                 raise InvalidInput("convention_required", "Préciser la convention visée.", "id")
             assert isinstance(command, ConventionCommand)
             fp = _command_fingerprint(command, conv.id, meta)
-            if (first := self._first_result(meta.command_id, fp)) is not None:
+            if not decided.signed and (first := self._first_result(meta.command_id, fp)) is not None:
                 return first
             before = conv.version
             outcome, others = self._decide(command, conv, meta)
@@ -507,6 +510,7 @@ class Decided:
     receipts: list[CommandReceipt] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
     refused: tuple[int, DomainError] | None = None  # the step refused, and why
+    signed: bool = False  # the convention is signed by these steps: none of them was carried out before
 
     @property
     def new(self) -> bool:

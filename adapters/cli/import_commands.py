@@ -75,7 +75,7 @@ def import_(
         _write_rejected(report, rejected_file)
     if errors is not None:
         _write_errors(report, errors)
-    data = _summary(report, file, rejected_file, check)
+    data = _summary(report, file, rejected_file, check, skip=not all_or_nothing)
     if as_json:
         print_json(data)
     else:
@@ -85,7 +85,9 @@ def import_(
         raise typer.Exit(1)
 
 
-def _summary(report: importer.Report, file: Path, rejected_file: Path | None, check: bool) -> dict[str, Any]:
+def _summary(
+    report: importer.Report, file: Path, rejected_file: Path | None, check: bool, *, skip: bool
+) -> dict[str, Any]:
     def conv(plan: Any) -> dict[str, Any]:
         cid = convention_id(plan.cpam, plan.number)
         return {"line": plan.row.line, "cpam": plan.cpam, "number": plan.number, "id": str(cid)}
@@ -93,13 +95,13 @@ def _summary(report: importer.Report, file: Path, rejected_file: Path | None, ch
     lines = report.rejected_lines
     if not lines:
         verdict = "fichier valide : rien enregistré (--check)." if check else "import terminé."
-    elif check or report.stored is False and not report.imported:
-        verdict = f"{len(lines)} ligne(s) refusée(s) : rien n'a été enregistré."
+    elif skip and not check:
+        verdict = f"{len(lines)} ligne(s) refusée(s), {len(report.imported)} convention(s) enregistrée(s)."
     else:
-        verdict = f"{len(lines)} ligne(s) refusée(s), les autres enregistrées."
+        verdict = f"{len(lines)} ligne(s) refusée(s) : rien n'a été enregistré."
     if lines and not report.rules_checked:
         verdict += " Les règles métier seront vérifiées une fois ces lignes corrigées."
-    if lines and not report.stored and not check:
+    if lines and not skip and not check:
         verdict += " Corriger le fichier, ou --skip-invalid pour enregistrer les lignes valides."
     return {
         "file": str(file), "rows": len(report.table.rows), "check": check, "stored": report.stored,
