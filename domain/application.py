@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -173,12 +173,16 @@ class ConventionsApp(Application[UUID]):
     def _sign(self, command: Sign, meta: CommandMeta) -> dict[str, Any]:
         """Sign a convention; the doctor may hold only one active convention (R8)."""
         meta = self._prepare(meta)
-        policies = command.chosen_policies()
-        fields = command.arguments()
-        fp = _fingerprint("sign", meta.reason, fields, policies.model_dump(mode="json") if policies else None)
+        fp = _sign_fingerprint(command, meta)
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
-        conv = Convention.sign(meta, policies=policies, **fields)
+        conv, registration = self._new_convention(command, meta)
+        result = {"id": str(conv.id), "version": conv.version}
+        return self._save(meta.command_id, fp, result, conv, registration)
+
+    def _new_convention(self, command: Sign, meta: CommandMeta) -> tuple[Convention, DoctorRegistration]:
+        """The signature decided, not saved: the convention and the doctor's registration (R8)."""
+        conv = Convention.sign(meta, policies=command.chosen_policies(), **command.arguments())
         if conv.id in self.repository:
             raise ForbiddenTransition(
                 "convention_exists",
@@ -193,8 +197,7 @@ class ConventionsApp(Application[UUID]):
                 "rpps",
             )
         registration.set_active(conv.id, self._event_meta(meta))
-        result = {"id": str(conv.id), "version": conv.version}
-        return self._save(meta.command_id, fp, result, conv, registration)
+        return conv, registration
 
     def _decide(self, command: ConventionCommand, conv: Convention, meta: CommandMeta) -> tuple[Any, list[Any]]:
         """The convention decides; a termination also frees the doctor for a new signature (R17)."""
@@ -205,6 +208,71 @@ class ConventionsApp(Application[UUID]):
         if registration.active_convention == conv.id:
             registration.set_active(None, self._event_meta(meta))
         return outcome, [registration]
+
+    # ================================================================== several commands, one transaction
+    def decide_all(self, steps: Sequence[tuple[Command, CommandMeta]], convention_id: UUID | None = None) -> Decided:
+        """Decide ``steps`` one after the other on one convention, each exactly as ``handle`` would
+        (same rules, fingerprints, receipts and results), without saving: ``save_decided`` then saves
+        them in one transaction, so the convention gets every command or none. The first step may be
+        the convention's ``Sign``. A step whose receipt exists is not decided again (its first result
+        stands); after a signature decided here, the later steps' receipts are not looked up (the
+        convention is new: a reused command id would still fail the save, whose receipts are
+        unique). The first refusal stops the sequence: ``Decided.refused`` names the step."""
+        decided = Decided(convention=None if convention_id is None else self._get(convention_id))
+        for index, (command, meta) in enumerate(steps):
+            try:
+                decided.results.append(self._decide_step(command, self._prepare(replace(meta, reason=command.reason)),
+                                                         decided))  # fmt: skip
+            except DomainError as error:
+                decided.refused = (index, error)
+                return decided
+        return decided
+
+    def _decide_step(self, command: Command, meta: CommandMeta, decided: Decided) -> dict[str, Any]:
+        if isinstance(command, Sign):
+            fp = _sign_fingerprint(command, meta)
+            if (first := self._first_result(meta.command_id, fp)) is not None:
+                decided.convention = self._get(UUID(first["id"]))
+                return first
+            decided.convention, registration = self._new_convention(command, meta)
+            decided.others[registration.id] = registration
+            decided.signed = True
+            result: dict[str, Any] = {"id": str(decided.convention.id), "version": decided.convention.version}
+        else:
+            conv = decided.convention
+            if conv is None:
+                raise InvalidInput("convention_required", "Préciser la convention visée.", "id")
+            assert isinstance(command, ConventionCommand)
+            fp = _command_fingerprint(command, conv.id, meta)
+            if not decided.signed and (first := self._first_result(meta.command_id, fp)) is not None:
+                return first
+            before = conv.version
+            outcome, others = self._decide(command, conv, meta)
+            for other in others:
+                if decided.others.setdefault(other.id, other) is not other:
+                    raise ConcurrentModification(
+                        "concurrent_modification", "Deux commandes de la suite modifient le même dossier."
+                    )
+            result = {"id": str(conv.id), "version": conv.version, "recorded": conv.version - before,
+                      "value": _jsonable(outcome)}  # fmt: skip
+        decided.receipts.append(self._receipt(meta.command_id, fp, result))
+        return result
+
+    def save_decided(self, *decided: Decided) -> None:
+        """Save what ``decide_all`` decided, for one or several conventions, in one transaction.
+        Someone else's write in between fails it whole (``ConcurrentModification``): nothing saved."""
+        aggregates: list[Any] = []
+        for d in decided:
+            if d.refused is not None:
+                raise ValueError("a refused sequence is not saved")
+            aggregates += ([d.convention] if d.convention is not None else []) + list(d.others.values()) + d.receipts
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentModification(
+                "concurrent_modification",
+                "Une convention ou un médecin a été modifié pendant l'enregistrement : relancer.",
+            ) from None
 
     def record_due(self, conv_id: UUID, meta: CommandMeta, *, today: date) -> int:
         """Record what fell due on one convention up to ``today``. Idempotent by nature, so no
@@ -344,7 +412,7 @@ class ConventionsApp(Application[UUID]):
         self, command: ConventionCommand, conv_id: UUID, meta: CommandMeta, expected_version: int | None
     ) -> dict[str, Any]:
         meta = self._prepare(meta)
-        fp = _fingerprint(command.intention, str(conv_id), meta.reason, command.arguments())
+        fp = _command_fingerprint(command, conv_id, meta)
         if (first := self._first_result(meta.command_id, fp)) is not None:
             return first
         conv = self._get(conv_id)
@@ -380,12 +448,8 @@ class ConventionsApp(Application[UUID]):
     def _save(self, command_id: str, fp: str, result: dict[str, Any], *aggregates: Any) -> dict[str, Any]:
         """Save the events with the command's receipt; returns the result that stands: ours, or
         the first one when an identical retry won the race."""
-        receipt = CommandReceipt.issue(
-            command_id=command_id, fingerprint=fp, result=result,
-            event_meta=self._event_meta(CommandMeta(actor="system", command_id=command_id)),
-        )  # fmt: skip
         try:
-            self.save(*aggregates, receipt)
+            self.save(*aggregates, self._receipt(command_id, fp, result))
         except IntegrityError:
             if (first := self._first_result(command_id, fp)) is not None:
                 return first  # a retry of ours won the race: the first result stands
@@ -394,6 +458,13 @@ class ConventionsApp(Application[UUID]):
                 "La convention a été modifiée par quelqu'un d'autre entre-temps : recharger et recommencer.",
             ) from None
         return result
+
+    def _receipt(self, command_id: str, fp: str, result: dict[str, Any]) -> CommandReceipt:
+        """The receipt saved with a command's events: a retry with its id finds the first result."""
+        return CommandReceipt.issue(
+            command_id=command_id, fingerprint=fp, result=result,
+            event_meta=self._event_meta(CommandMeta(actor="system", command_id=command_id)),
+        )  # fmt: skip
 
     def _first_result(self, command_id: str, fp: str) -> dict[str, Any] | None:
         try:
@@ -441,6 +512,23 @@ class ConventionsApp(Application[UUID]):
         }  # fmt: skip
 
 
+@dataclass
+class Decided:
+    """Commands decided on one convention by ``ConventionsApp.decide_all``, not yet saved."""
+
+    convention: Convention | None = None
+    others: dict[UUID, Any] = field(default_factory=dict)  # a doctor's registration (R8)
+    receipts: list[CommandReceipt] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    refused: tuple[int, DomainError] | None = None  # the step refused, and why
+    signed: bool = False  # the convention is signed by these steps: none of them was carried out before
+
+    @property
+    def new(self) -> bool:
+        """Something to save: at least one step was not carried out before."""
+        return bool(self.receipts)
+
+
 def _unknown(conv_id: UUID) -> NotFound:
     return NotFound("unknown_convention", f"Convention {conv_id} inconnue.", "id")
 
@@ -451,6 +539,17 @@ def _with_command_id(meta: CommandMeta) -> CommandMeta:
 
 def _jsonable(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=str))
+
+
+def _sign_fingerprint(command: Sign, meta: CommandMeta) -> str:
+    policies = command.chosen_policies()
+    return _fingerprint(
+        "sign", meta.reason, command.arguments(), policies.model_dump(mode="json") if policies else None
+    )
+
+
+def _command_fingerprint(command: ConventionCommand, conv_id: UUID, meta: CommandMeta) -> str:
+    return _fingerprint(command.intention, str(conv_id), meta.reason, command.arguments())
 
 
 def _fingerprint(*parts: Any) -> str:

@@ -1,0 +1,76 @@
+"""Benchmark (not a test): ``conventions import`` of N generated rows into a fresh SQLite data dir.
+
+The rows are realistic (``adapters.importer.sample``: signature, hire, training, some suspensions,
+attainments from year 3, every instalment fallen due paid), generated before the clock starts.
+The import is timed as a whole and per phase (form, rules, store), through ``import_file``, the
+function the CLI calls (no progress bar).
+
+    .venv/bin/python bench/import.py              # 10 000 rows
+    .venv/bin/python bench/import.py --rows 2000  # quicker
+"""
+
+# ruff: noqa: E402 - the sys.path fix below must run before the imports
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import csv
+import os
+import platform
+import tempfile
+import time
+from datetime import date
+
+from adapters.composition import build_app
+from adapters.importer import run as importer
+from adapters.importer import sample
+from adapters.settings import Settings
+
+TODAY = date(2026, 11, 30)
+
+
+class Phases(importer.Progress):
+    """Times each phase of the import."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+
+    def phase(self, name: str, total: int) -> None:
+        self.marks.append((name, time.perf_counter()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "conventions.csv"
+        generating = build_app(Settings(store="memory"), clock=lambda: TODAY)
+        rows = sample.generate(args.rows, TODAY, seed=7, app=generating)
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, delimiter=";")
+            writer.writerow(sample.header())
+            writer.writerows([[r[h] for h in sample.header()] for r in rows])
+        app = build_app(Settings(data_dir=Path(tmp) / "data"), clock=lambda: TODAY)
+        phases = Phases()
+        start = time.perf_counter()
+        report = importer.import_file(app, path, actor="import:bench", progress=phases)
+        end = time.perf_counter()
+        assert not report.errors and len(report.imported) == args.rows, report.errors[:3]
+        events = app.head()
+    total = end - start
+    print(f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.rows} rows, {events} events stored (receipts included) in {total:.1f} s: {args.rows / total:.0f} rows/s"
+    )
+    marks = [*phases.marks, ("end", end)]
+    for (name, t0), (_, t1) in zip(marks, marks[1:], strict=False):
+        print(f"  {name:<26} {t1 - t0:6.1f} s")
+
+
+if __name__ == "__main__":
+    main()
