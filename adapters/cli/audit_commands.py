@@ -11,6 +11,7 @@ import typer
 
 from adapters.audit import PARTS, AuditReport, anchor_chains, run_audit
 from adapters.cli.common import Actor, DataDir, Json, meta, open_app, print_json, settings_for
+from domain.french import euros
 
 chain_app = typer.Typer(help="Chaîne d'intégrité des historiques (preuve de non-altération).", no_args_is_help=True)
 
@@ -93,7 +94,7 @@ def _print(report: AuditReport, coverage: bool) -> None:
     t = report.totals
     parts = ", ".join(report.parts)
     typer.echo(f"Audit ({parts}) : {report.conventions} convention(s), {t.events} événement(s), {t.instalments} "
-               f"échéance(s) pour {t.due} €, {t.payments} paiement(s) pour {t.paid} €.")  # fmt: skip
+               f"échéance(s) pour {euros(t.due)}, {t.payments} paiement(s) pour {euros(t.paid)}.")  # fmt: skip
     if (counts := _coverage_counts(report)) is not None:
         typer.echo(
             f"Chaîne d'intégrité : {counts['from_version_1']} couverte(s) depuis la version 1, "
