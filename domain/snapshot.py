@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import CanSnapshotAggregate
 from eventsourcing.utils import register_topic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from domain.calendar import Pause
 from domain.convention import Assistant, Attainment, Convention, Instalment, Review, Year
@@ -125,6 +125,13 @@ class ConventionSnapshot(BaseModel, CanSnapshotAggregate[UUID]):
     topic: str  # the aggregate's topic
     fingerprint: str  # STATE_FINGERPRINT when written
     state: dict[str, Any]  # ConventionState as JSON
+    _content: ConventionState | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """A usable snapshot's state is checked as it is read: one that does not validate fails to
+        load, so the store skips it (``adapters.snapshots``) instead of a command failing on it."""
+        if self.usable:
+            self._content = ConventionState.model_validate(self.state)
 
     @classmethod
     def take(cls, aggregate: Any) -> ConventionSnapshot:
@@ -142,9 +149,10 @@ class ConventionSnapshot(BaseModel, CanSnapshotAggregate[UUID]):
         return self.topic == Convention.TOPIC and self.fingerprint == STATE_FINGERPRINT
 
     def mutate(self, _: Any) -> Convention:
-        if not self.usable:  # the snapshot store hands out usable snapshots only: this is a safety net
+        if self._content is None:  # the snapshot store hands out usable snapshots only: a safety net
             raise ValueError(f"Snapshot of {self.originator_id} v{self.originator_version} is not usable.")
-        return ConventionState.model_validate(self.state).restore(self.originator_id, self.originator_version)
+        # No copy: a snapshot is decoded afresh for each load, and this is its only use.
+        return self._content.restore(self.originator_id, self.originator_version)
 
 
 register_topic(ConventionSnapshot.TOPIC, ConventionSnapshot)
