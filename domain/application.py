@@ -149,7 +149,9 @@ class ConventionsApp(Application[UUID]):
         blindly: refused."""
         topic = self.env.get("SNAPSHOT_STORE_TOPIC")
         if not topic:
-            raise RuntimeError("ConventionsApp snapshots need SNAPSHOT_STORE_TOPIC: build it with adapters.composition.")
+            raise RuntimeError(
+                "ConventionsApp snapshots need SNAPSHOT_STORE_TOPIC: build it with adapters.composition."
+            )
         recorder = self.factory.aggregate_recorder(purpose="snapshots")
         store: EventStore[UUID] = resolve_topic(topic)(mapper=self.mapper, recorder=recorder)
         return store

@@ -67,7 +67,9 @@ def _events_read_from(app: ConventionsApp, cid: UUID) -> int:
 # ---------------------------------------------------------------- equal to a full replay
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=steps, effective=st.dates(min_value=date(2022, 1, 1), max_value=date(2026, 12, 31)))
-def test_a_convention_loaded_from_snapshots_is_the_full_replay(steps: list[tuple[str, int, int]], effective: date) -> None:
+def test_a_convention_loaded_from_snapshots_is_the_full_replay(
+    steps: list[tuple[str, int, int]], effective: date
+) -> None:
     app = _app()
     cid = write_history(app, steps, effective)
     events = app.history(cid)
@@ -102,7 +104,9 @@ def test_as_of_and_version_reads_before_the_latest_snapshot_are_unchanged() -> N
 
 
 # ---------------------------------------------------------------- a snapshot from another release
-def _crafted(conv: Convention, *, version: int, fingerprint: str = STATE_FINGERPRINT, **state: Any) -> ConventionSnapshot:
+def _crafted(
+    conv: Convention, *, version: int, fingerprint: str = STATE_FINGERPRINT, **state: Any
+) -> ConventionSnapshot:
     taken = ConventionSnapshot.take(conv)
     return ConventionSnapshot(**{**taken.model_dump(), "originator_version": version, "fingerprint": fingerprint,
                                  "state": {**taken.state, **state}})  # fmt: skip
