@@ -46,3 +46,20 @@ class SnapshotStore(EventStore[UUID]):
             else:
                 _log.info("snapshot %s v%s written by another release, replaying events", originator_id,
                           row.originator_version)  # fmt: skip
+
+
+def drop_snapshots(recorder: Any) -> int:
+    """Delete every snapshot (``conventions snapshots drop``): always safe, the next loads replay the
+    events and the next saves write new snapshots. Returns how many were deleted."""
+    table = recorder.events_table_name
+    with recorder.datastore.transaction(commit=True) as cursor:
+        if hasattr(recorder.datastore, "schema"):  # PostgreSQL: the table in its schema
+            from psycopg import sql
+
+            statement: Any = sql.SQL("DELETE FROM {}.{}").format(
+                sql.Identifier(recorder.datastore.schema), sql.Identifier(table)
+            )
+        else:
+            statement = f"DELETE FROM {table}"  # SQLite: the library's fixed table name  # noqa: S608
+        cursor.execute(statement)
+        return int(getattr(cursor, "sqlite_cursor", cursor).rowcount or 0)  # SQLite: the library wraps its cursor

@@ -11,6 +11,7 @@ from adapters.cli import (
     http_commands,
     projection_commands,
     scheduler_commands,
+    snapshot_commands,
 )
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ for module in (
     http_commands,
     export_commands,
     audit_commands,
+    snapshot_commands,
 ):
     module.register(app)
 

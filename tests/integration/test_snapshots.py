@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from adapters.audit import run_audit
 from adapters.composition import build_app
 from adapters.settings import Settings
+from adapters.snapshots import drop_snapshots
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.snapshot import ConventionSnapshot
@@ -150,3 +151,36 @@ def test_a_snapshot_of_another_release_is_ignored(store: Settings) -> None:
                                              "state": {**taken.state, "doctor_name": "Ancien"}})])  # fmt: skip
     assert state_of(app.get(cid)) == state_of(replayed(app, cid))
     app.close()
+
+
+def test_dropping_the_snapshots_loses_nothing(store: Settings) -> None:
+    app = _app(store)
+    cid = _history(app)
+    before = state_of(app.get(cid))
+    count = len(_snapshot_rows(store))
+    assert count >= 3 and drop_snapshots(app.snapshots.recorder) == count
+    assert _snapshot_rows(store) == [] and list(app.snapshots.get(cid)) == []
+    assert state_of(app.get(cid)) == before == state_of(replayed(app, cid))
+    app.close()
+
+
+def test_the_snapshots_command_checks_and_drops(sqlite_settings: Settings) -> None:
+    settings = sqlite_settings.model_copy(update={"snapshot_interval": INTERVAL})
+    app = _app(settings)
+    cid = _history(app)
+    app.close()
+    count = len(_snapshot_rows(settings))
+    env = {"CONVENTIONS_STORE": "sqlite", "CONVENTIONS_DATA_DIR": str(settings.data_dir),
+           "CONVENTIONS_SNAPSHOT_INTERVAL": str(INTERVAL)}  # fmt: skip
+    invoke = cli_invoker(env)
+    assert json.loads(invoke("snapshots", "check", "--json")) == {"conventions": 1, "snapshots": count, "differ": []}
+    with sqlite3.connect(settings.events_sqlite_path()) as con:  # someone edits a snapshot in the database
+        (version, state) = con.execute("SELECT originator_version, state FROM stored_snapshots LIMIT 1").fetchone()
+        edited = json.loads(state)
+        edited["state"]["initial_patients"] = 1
+        con.execute("UPDATE stored_snapshots SET state = ? WHERE originator_version = ?",
+                    (json.dumps(edited).encode(), version))  # fmt: skip
+    out = invoke("snapshots", "check", code=1)
+    assert f"convention {cid} version {version}" in out
+    assert invoke("snapshots", "drop") == f"{count} instantanés supprimés.\n"
+    assert json.loads(invoke("snapshots", "check", "--json")) == {"conventions": 1, "snapshots": 0, "differ": []}
