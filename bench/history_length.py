@@ -4,12 +4,13 @@
     python bench/history_length.py [--stores sqlite,postgres] [--lengths 10,100,1000] [--interval 20]
                                    [--conventions 30] [--rounds 6] [--stagger 20]
 
-For each store, each mode (snapshots off, then every ``--interval`` versions) and each length L, a
-fresh store holds ``--conventions`` conventions: signed, a nurse hired, up to six years ticked (L >= 100),
+For each store and each mode (snapshots off, then every ``--interval`` versions), a fresh store holds,
+for each length L, ``--conventions`` conventions: signed, a nurse hired, up to six years ticked (L >= 100),
 then amendments (``ObjectiveSet``) up to L + (k mod ``--stagger``) events for the k-th, so the commands
 timed fall at every distance from the last snapshot. The command timed is ``set_objective`` through
 ``ConventionsApp.handle`` (receipt check, load, decide, save with its receipt, snapshot when due), once
-per convention per round. PostgreSQL: 127.0.0.1:5432 ``test``, a fresh schema, dropped at the end.
+per convention per round, the lengths interleaved so that the machine's load weighs on all alike.
+PostgreSQL: 127.0.0.1:5432 ``test``, a fresh schema, dropped at the end.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the imports
@@ -90,14 +91,16 @@ def _convention(app: ConventionsApp, k: int, events: int) -> UUID:
     return cid
 
 
-def _time(app: ConventionsApp, ids: list[UUID], rounds: int) -> list[float]:
-    """Milliseconds per command, ``rounds`` commands on each convention (round-robin)."""
-    samples = []
+def _time(app: ConventionsApp, ids: dict[int, list[UUID]], rounds: int) -> dict[int, list[float]]:
+    """Milliseconds per command by history length: ``rounds`` commands on each convention, the lengths
+    interleaved (one convention of each in turn) so that the machine's load weighs on all alike."""
+    samples: dict[int, list[float]] = {length: [] for length in ids}
     for r in range(rounds):
-        for cid in ids:
-            started = time.perf_counter()
-            app.set_objective(cid, META, from_year=10, target_patients=1100 + r, on=date(2030, 12, 31))
-            samples.append((time.perf_counter() - started) * 1000)
+        for batch in zip(*ids.values(), strict=True):
+            for length, cid in zip(ids, batch, strict=True):
+                started = time.perf_counter()
+                app.set_objective(cid, META, from_year=10, target_patients=1100 + r, on=date(2030, 12, 31))
+                samples[length].append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -121,18 +124,17 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     for kind in args.stores.split(","):
         for interval in (0, args.interval):
-            first = None
+            with _store(kind, interval) as settings:
+                app = build_app(settings, clock=lambda: TODAY)
+                ids = {n: [_convention(app, k, n + k % args.stagger) for k in range(args.conventions)] for n in lengths}
+                samples = _time(app, ids, args.rounds)
+                app.close()
+            first = statistics.median(samples[lengths[0]])
             for length in lengths:
-                with _store(kind, interval) as settings:
-                    app = build_app(settings, clock=lambda: TODAY)
-                    ids = [_convention(app, k, length + k % args.stagger) for k in range(args.conventions)]
-                    samples = _time(app, ids, args.rounds)
-                    app.close()
-                median = statistics.median(samples)
-                first = first or median
+                median = statistics.median(samples[length])
                 mode = f"every {interval}" if interval else "off"
                 print(f"| {kind} | {mode} | {length}-{length + args.stagger - 1} | {median:.2f} | "
-                      f"{_p95(samples):.2f} | {median / first - 1:+.0%} |", flush=True)  # fmt: skip
+                      f"{_p95(samples[length]):.2f} | {median / first - 1:+.0%} |", flush=True)  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
