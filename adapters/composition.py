@@ -12,8 +12,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
+from eventsourcing.utils import get_topic
+
 from adapters.persistence import mapper_env
 from adapters.settings import Settings
+from adapters.snapshots import SnapshotStore
 from domain.application import ConventionsApp
 
 if TYPE_CHECKING:
@@ -56,7 +59,20 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
+    env.update(snapshot_env(settings.snapshot_interval))
     return env
+
+
+def snapshot_env(interval: int) -> dict[str, str]:
+    """The environment that makes ``ConventionsApp`` snapshot a convention every ``interval`` versions
+    (0: no snapshot written nor read), in the store that skips what it cannot use (``adapters.snapshots``)."""
+    if interval <= 0:
+        return {"IS_SNAPSHOTTING_ENABLED": "n"}
+    return {
+        "IS_SNAPSHOTTING_ENABLED": "y",
+        "SNAPSHOT_STORE_TOPIC": get_topic(SnapshotStore),
+        "SNAPSHOTTING_INTERVAL": str(interval),
+    }
 
 
 def build_clock(settings: Settings | None = None) -> Callable[[], date]:

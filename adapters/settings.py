@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     postgres_pool_size: int = 5
 
     cipher_key: str | None = Field(default=None, description="AES key: encrypts event payloads at rest.")
+    snapshot_interval: int = Field(
+        default=20,
+        ge=0,
+        description="Snapshot a convention every this many versions, so a command's cost stays flat however long "
+        "its history (docs/events.md); 0 = no snapshot written nor read.",
+    )
 
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

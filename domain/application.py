@@ -15,6 +15,7 @@ recorder, mapper or event store: the log is paged through here only.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -61,10 +62,12 @@ from domain.errors import (
 )
 from domain.identifiers import command_receipt_id, convention_id, doctor_registration_id
 from domain.receipts import CommandReceipt, DoctorRegistration
+from domain.snapshot import ConventionSnapshot
 from domain.text import NAME_MAX, REASON_MAX, check_text
 from domain.values import Policies
 
 Clock = Callable[[], date]
+_log = logging.getLogger(__name__)
 
 
 def _build(model: type[CommandT], meta: CommandMeta, **fields: Any) -> CommandT:
@@ -108,10 +111,15 @@ class ConventionsApp(Application[UUID]):
     """Intention-revealing commands and queries over the conventions' event store."""
 
     name = "conventions"
+    snapshot_class = ConventionSnapshot
 
     def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None) -> None:
         super().__init__(env)
         self.clock: Clock = clock or date.today
+        # Snapshots (docs/events.md): every ``SNAPSHOTTING_INTERVAL`` versions of a convention, when the
+        # composition root enabled them (``IS_SNAPSHOTTING_ENABLED``); an instance's interval, from settings.
+        interval = int(self.env.get("SNAPSHOTTING_INTERVAL") or 0)
+        self.snapshotting_intervals = {Convention: interval} if self.snapshots is not None and interval > 0 else {}
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The storage format is persistence, chosen by the composition root (``MAPPER_TOPIC``,
@@ -133,6 +141,29 @@ class ConventionsApp(Application[UUID]):
             return super().construct_event_store()
         store: EventStore[UUID] = resolve_topic(topic)(mapper=self.mapper, recorder=self.recorder)
         return store
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """The snapshot store the composition root chose (``SNAPSHOT_STORE_TOPIC``: one that hands out
+        only the snapshots today's code can read, ``adapters.snapshots``), in its own table, written
+        by the same mapper as the events (so encrypted like them). Without it snapshots would be read
+        blindly: refused."""
+        topic = self.env.get("SNAPSHOT_STORE_TOPIC")
+        if not topic:
+            raise RuntimeError(
+                "ConventionsApp snapshots need SNAPSHOT_STORE_TOPIC: build it with adapters.composition."
+            )
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        store: EventStore[UUID] = resolve_topic(topic)(mapper=self.mapper, recorder=recorder)
+        return store
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
+        """The library's, called after a save that reached a multiple of the interval. A snapshot is
+        a cache: the command's events are saved already, so failing to write it fails nothing (the
+        convention is replayed a little longer until the next one)."""
+        try:
+            super().take_snapshot(aggregate_id, version, **kwargs)
+        except Exception as error:  # noqa: BLE001 - a missed cache entry is never the command's failure
+            _log.warning("snapshot of %s v%s not written: %r", aggregate_id, version, error)
 
     # ================================================================== commands
     def handle(

@@ -13,6 +13,7 @@ from adapters.cli import (
     projection_commands,
     replay_commands,
     scheduler_commands,
+    snapshot_commands,
 )
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ for module in (
     export_commands,
     audit_commands,
     replay_commands,
+    snapshot_commands,
 ):
     module.register(app)
 
