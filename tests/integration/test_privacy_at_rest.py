@@ -27,7 +27,7 @@ from adapters.composition import build_app, build_projections
 from adapters.settings import Settings
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
-from projections import all_models, conventions_list, history, ledger
+from projections import all_models, conventions_list, exports, history, ledger
 from projections.conventions_list import name_key
 from projections.engine import runner as runner_module
 from projections.engine.store import ProjectionStore
@@ -165,6 +165,8 @@ def test_with_the_key_no_personal_value_is_in_clear_anywhere(any_keyed: Settings
     item = conventions_list.search(runner.store, q=RPPS)["items"][0]
     assert (item["doctor_name"], item["rpps"], item["convention_id"]) == (DOCTOR, RPPS, str(cid))
     assert [i["payment_reference"] for i in ledger.instalments(runner.store) if i["payment_reference"]] == [REFERENCE]
+    assert [(c["doctor_name"], c["rpps"]) for c in exports.conventions(runner.store)] == [(DOCTOR, RPPS)]
+    assert {i["payment_reference"] for i in exports.instalments(runner.store)} == {REFERENCE, None}
     assert runner.verify() == []  # sealing is deterministic: a replay writes the same rows
 
 
