@@ -134,17 +134,20 @@ def build_scheduler_lock(settings: Settings | None = None) -> SchedulerLock:
 def build_projection_store(settings: Settings | None = None) -> ProjectionStore:
     """The projection database: ``projections.sqlite`` beside the events file, or the events'
     PostgreSQL database and schema (tables ``pj_*`` and ``projection_tracking``)."""
+    from projections.engine.privacy import Sealer
     from projections.engine.store import ProjectionStore
 
     settings = settings or Settings()
+    sealer = Sealer.of(settings.cipher_key)  # the event store's key seals the read models' personal data
     if settings.store == "postgres":
         return ProjectionStore.postgres(
             host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
             password=settings.postgres_password, dbname=settings.postgres_dbname, schema=settings.postgres_schema,
+            sealer=sealer,
         )  # fmt: skip
     if settings.store == "memory":
-        return ProjectionStore.sqlite(":memory:")
-    return ProjectionStore.sqlite(settings.projections_sqlite_path())
+        return ProjectionStore.sqlite(":memory:", sealer)
+    return ProjectionStore.sqlite(settings.projections_sqlite_path(), sealer)
 
 
 def build_projections(

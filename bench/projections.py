@@ -44,6 +44,13 @@ META = CommandMeta(actor="bench", reason="portefeuille simulé", command_id="ben
 UNTIL = date(2026, 12, 31)
 
 
+CIPHER_KEY: str | None = None  # --cipher-key: events encrypted, read models sealed (docs/privacy.md)
+
+
+def bench_settings(data_dir: Path) -> Settings:
+    return Settings(store="sqlite", data_dir=data_dir, cipher_key=CIPHER_KEY)
+
+
 def rpps(n: int) -> str:
     body = f"2{n:09d}"
     return body + luhn.calc_check_digit(body)
@@ -52,7 +59,7 @@ def rpps(n: int) -> str:
 def generate(data_dir: Path, conventions: int, events: int, seed: int = 7) -> int:
     """Build the portfolio; effective dates are spread so the log reaches about ``events``."""
     rng = random.Random(seed)
-    app = build_app(Settings(store="sqlite", data_dir=data_dir), clock=lambda: UNTIL)
+    app = build_app(bench_settings(data_dir), clock=lambda: UNTIL)
     per_conv = events / conventions
     years = (per_conv - 2) / 8.5  # about 8.5 events per contract year, 2 at signature
     first = date(2019, 1, 1)  # effective dates uniform from here, so the mean age is ``years``
@@ -150,7 +157,7 @@ def measure(data_dir: Path, batch_size: int, profile: bool, repeat: int = 2) -> 
     minute (a shared host: the same read has taken 24 s and 35 s), and noise only ever slows a run
     down, so the ratio compares the fastest read with the fastest rebuild (as ``timeit`` does); every
     run's figures are printed too, and the ratio of the means."""
-    settings = Settings(store="sqlite", data_dir=data_dir)
+    settings = bench_settings(data_dir)
     app = build_app(settings)
     rss0 = _rss_mb()
     reads = [read_log(app)]
@@ -255,7 +262,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="Rebuilds (each followed by a read of the log).")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--phase", choices=["all", "generate", "measure"], default="all")
+    parser.add_argument("--cipher-key", help="CONVENTIONS_CIPHER_KEY for both phases (a portfolio generated with it)")
     args = parser.parse_args()
+    global CIPHER_KEY  # noqa: PLW0603 - the benchmark's one setting shared by its functions
+    CIPHER_KEY = args.cipher_key
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-projections-"))
     if args.phase == "generate":
         t0 = time.perf_counter()
@@ -266,7 +276,9 @@ def main() -> None:
         print(json.dumps(measure(data_dir, args.batch_size, args.profile, args.repeat)))
         return
     me = [sys.executable, str(Path(__file__).resolve()), "--data-dir", str(data_dir)]
-    events_file = Settings(store="sqlite", data_dir=data_dir).events_sqlite_path()
+    if args.cipher_key:
+        me += ["--cipher-key", args.cipher_key]
+    events_file = bench_settings(data_dir).events_sqlite_path()
     if not (args.keep and events_file.exists()):
         events_file.unlink(missing_ok=True)
         print(f"Generating {args.conventions} conventions in {data_dir} ...", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import orjson
 
 from domain.events import Event
+from projections.engine.privacy import Sealer
 from projections.engine.store import Table, Tx
 
 # (notification id, event, convention id as text, the event's stored JSON state as text)
@@ -57,6 +58,8 @@ class ReadModel:
     # Set by the runner while it fills a generation nobody reads yet (rebuild, verify): per-convention
     # rows may then be written once, at the end of the catch-up, instead of after every batch.
     deferred: bool = False
+    # Set by the runner from its store: seals the personal values this read model writes (None: clear).
+    sealer: Sealer | None = None
 
     @classmethod
     def every_table(cls) -> tuple[Table, ...]:

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from projections import calendar, ledger
-from projections.conventions_list import CONVENTIONS, ConventionsList
+from projections.conventions_list import CONVENTIONS, ConventionsList, reveal
+from projections.engine.privacy import Sealer
 from projections.engine.store import ProjectionStore
 from projections.scope import Scope, scope_condition
 
@@ -58,11 +59,11 @@ def conventions(store: ProjectionStore, cpams: Scope = None, year: int | None = 
             f"SELECT {', '.join(LIST_COLUMNS)} FROM {tx.t(CONVENTIONS.name)}{clause} ORDER BY cpam_code, number",
             params,
         )
-    return map(_convention, rows)
+    return (_convention(row, store.sealer) for row in rows)
 
 
-def _convention(row: tuple[Any, ...]) -> dict[str, Any]:
-    item = dict(zip(LIST_COLUMNS, row, strict=True))
+def _convention(row: tuple[Any, ...], sealer: Sealer | None) -> dict[str, Any]:
+    item = reveal(sealer, dict(zip(LIST_COLUMNS, row, strict=True)))
     for key in LIST_DATES:
         item[key] = _day(item[key])
     fte = item["assistant_fte"]
@@ -86,11 +87,11 @@ def instalments(store: ProjectionStore, cpams: Scope = None, year: int | None = 
     with store.reading_live(ledger.Ledger) as tx:
         sql = ledger.SELECT.format(i=tx.t(ledger.INSTALMENTS.name), s=tx.t(ledger.SETTLEMENTS.name))
         rows = tx.fetchall(f"{sql}{clause} ORDER BY i.due_date, i.cpam_code, i.number, i.instalment_id", params)
-    return map(_instalment, rows)
+    return (_instalment(row, store.sealer) for row in rows)
 
 
-def _instalment(row: tuple[Any, ...]) -> dict[str, Any]:
-    item = dict(zip(ledger.COLUMNS, row, strict=True))
+def _instalment(row: tuple[Any, ...], sealer: Sealer | None) -> dict[str, Any]:
+    item = ledger.reveal(sealer, dict(zip(ledger.COLUMNS, row, strict=True)))
     for key in LEDGER_DATES:
         item[key] = _day(item[key])
     item["amount"] = _euros(item.pop("amount_cents"))

@@ -1,5 +1,8 @@
 """Payment ledger: every instalment with its convention, year, kind, due date, amount, payment date
 and reference; totals per CPAM and month. What finance exports (flat rows, amounts in euros).
+
+A payment's reference is free text (a bank reference often names the payee): with the cipher key
+it is sealed (``projections.engine.privacy``) and opened on read. Nothing else here is personal.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import orjson
 from domain import events as ev
 from domain.events import InstalmentCancelled, InstalmentDue, PaymentRecorded, Signed
 from projections.base import Item, StatefulModel, cents, euros
+from projections.engine.privacy import Sealer
 from projections.engine.store import ProjectionStore, Table, Tx
 from projections.scope import Scope, scope_condition
 
@@ -40,6 +44,7 @@ SETTLEMENTS = Table.of(
     indexes="cpam_code, on_date",
     append_only=True,
 )
+REFERENCE = "ledger_settlements.reference"  # what a payment reference is sealed for
 COLUMNS = (
     "convention_id", "instalment_id", "number", "cpam_code", "year", "kind", "fell_due_on", "due_date", "amount_cents",
     "basis", "status", "paid_on", "paid_cents", "payment_reference", "cancelled_on",
@@ -51,6 +56,13 @@ SELECT = (
     "CASE WHEN s.status = 'cancelled' THEN s.on_date END "
     "FROM {i} i LEFT JOIN {s} s ON s.convention_id = i.convention_id AND s.instalment_id = i.instalment_id"
 )
+
+
+def reveal(sealer: Sealer | None, item: dict[str, Any]) -> dict[str, Any]:
+    """A row read back with its payment reference in clear (opened when sealed)."""
+    if sealer is not None and item["payment_reference"] is not None:
+        item["payment_reference"] = sealer.open(REFERENCE, item["payment_reference"])
+    return item
 
 
 class Ledger(StatefulModel):
@@ -75,8 +87,9 @@ class Ledger(StatefulModel):
                     e.effective_date.isoformat(), e.due_date.isoformat(), cents(e.amount), e.basis,
                 ))  # fmt: skip
             elif kind is PaymentRecorded:
+                ref = e.payment_reference if self.sealer is None else self.sealer.seal(REFERENCE, e.payment_reference)
                 settled.append((cid, e.instalment_id, cache[cid]["cpam_code"], "paid",
-                                e.effective_date.isoformat(), cents(e.amount), e.payment_reference))  # fmt: skip
+                                e.effective_date.isoformat(), cents(e.amount), ref))  # fmt: skip
             elif kind is Signed:
                 self.create(cid, {"number": e.number, "cpam_code": e.cpam_code})
             elif kind is InstalmentCancelled:
@@ -124,7 +137,7 @@ def instalments(
         rows = tx.fetchall(f"{sql}{clause} ORDER BY i.due_date, i.cpam_code, i.number, i.instalment_id", params)
     out = []
     for r in rows:
-        item = dict(zip(COLUMNS, r, strict=True))
+        item = reveal(store.sealer, dict(zip(COLUMNS, r, strict=True)))
         item["amount"] = euros(item.pop("amount_cents"))
         paid_cents = item.pop("paid_cents")
         item["paid_amount"] = None if paid_cents is None else euros(paid_cents)

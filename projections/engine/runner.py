@@ -26,6 +26,7 @@ from domain.events import CONVENTION_EVENTS, Event
 from projections.base import Item, ReadModel
 from projections.engine.decode import TrustedDecoder
 from projections.engine.log import AppLog, Log
+from projections.engine.privacy import Sealer, stored_form
 from projections.engine.store import ProjectionStore, Tx, physical
 from projections.engine.write_behind import Direct, WriteBehind
 
@@ -72,6 +73,9 @@ class Runner:
         self.decode = TrustedDecoder(app.stored_mapper())
         self.store = store
         self.models = list(models)
+        self.sealed = seal_like_the_log(store, self.decode.mapper)
+        for m in self.models:
+            m.sealer = store.sealer
         self.batch_size = batch_size
         self._live: list[Target] = []
         self._maybe_dirty = True
@@ -126,9 +130,12 @@ class Runner:
         return gen if gen is not None and self._current_schema(tx, model, gen) else None
 
     def _current_schema(self, tx: Tx, model: ReadModel, gen: int) -> bool:
-        """Whether the generation's tables have this release's columns (checked once per process)."""
+        """Whether the generation's tables have this release's columns and were sealed with this
+        key, or written in clear when there is none (checked once per process)."""
         if (model.name, gen) in self._current:
             return True
+        if self.store.sealed_with(tx, model.name, gen) != self.store.fingerprint:
+            return False  # written in clear before the key was set, or with another key: rebuilt
         if all(self.store.columns_of(tx, t, gen) == t.column_names for t in model.tables):
             self._current.add((model.name, gen))
             return True
@@ -208,12 +215,13 @@ class Runner:
                 return 0, True
             to_event = self.decode
             plain = to_event.plain  # stored state is the JSON itself (no cipher, no compressor)
+            sealed = self.sealed  # the history keeps the stored bytes as they are: encrypted
             items: list[Item] = []
             ids = self._ids
             for nid, oid, version, topic, data in rows:
                 event = to_event(oid, version, topic, data)
                 if isinstance(event, Event):
-                    state = data.decode() if plain else _state_json(event)
+                    state = data.decode() if plain else stored_form(data) if sealed else _state_json(event)
                     if (cid := ids.get(oid)) is None:  # the read models' key: str(UUID)
                         if len(ids) > 100_000:
                             ids.clear()
@@ -285,6 +293,8 @@ class Runner:
             self._committed(targets)
             if caught_up:
                 break
+        if self.store.sealer is not None:
+            self.store.settle()  # the pages of a generation written in clear, zeroed in the file now
         self._live = []
         return {t.model.name: t.generation for t in targets}
 
@@ -341,6 +351,21 @@ def _deferred(models: Sequence[ReadModel]) -> Iterator[None]:
     finally:
         for m in models:
             m.deferred = False
+
+
+def seal_like_the_log(store: ProjectionStore, mapper: Any) -> bool:
+    """Give the store the sealer of the event store's key when it has none; whether the read
+    models are sealed. A cipher in the log means sealed read models, whoever built the store."""
+    if store.sealer is None:
+        store.sealer = Sealer.for_cipher(mapper.cipher)
+    if store.sealer is None:
+        return False
+    if not store.sealer.same_key(mapper.cipher) or mapper.compressor is not None:
+        raise ValueError(
+            "the read models are sealed with the event store's own key (CONVENTIONS_CIPHER_KEY), "
+            "and its events must be encrypted with it, without a compressor"
+        )
+    return True
 
 
 def _state_json(event: Event) -> str:

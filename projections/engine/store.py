@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from projections.engine.privacy import Sealer
     from projections.engine.write_behind import Direct, WriteBehind
 
 TRACKING = "projection_tracking"
@@ -133,36 +134,69 @@ def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
 class ProjectionStore:
     """A connection to the projection database, SQLite or PostgreSQL."""
 
-    def __init__(self, connection: Any, dialect: str) -> None:
+    def __init__(self, connection: Any, dialect: str, sealer: Sealer | None = None) -> None:
         self.conn = connection
         self.dialect = dialect
+        self._sealer: Sealer | None = None
+        self.sealer = sealer
         with self.transaction() as tx:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
                 "position BIGINT NOT NULL DEFAULT 0, live INTEGER NOT NULL DEFAULT 0, "
                 "updated_at DOUBLE PRECISION NOT NULL DEFAULT 0, PRIMARY KEY (name, generation))"
             )
-        try:  # a tracking table from before ``updated_at``
+        # a tracking table from before ``updated_at``, or before ``sealed`` (the key's fingerprint)
+        self._add_column("updated_at", "DOUBLE PRECISION NOT NULL DEFAULT 0")
+        self._add_column("sealed", "TEXT NOT NULL DEFAULT ''")
+
+    def _add_column(self, column: str, definition: str) -> None:
+        try:
             with self.transaction() as tx:
-                tx.execute(f"SELECT updated_at FROM {TRACKING} WHERE 1 = 0")
+                tx.execute(f"SELECT {column} FROM {TRACKING} WHERE 1 = 0")
         except Exception:  # noqa: BLE001 - sqlite3.OperationalError / psycopg UndefinedColumn
             with self.transaction() as tx:
-                tx.execute(f"ALTER TABLE {TRACKING} ADD COLUMN updated_at DOUBLE PRECISION NOT NULL DEFAULT 0")
+                tx.execute(f"ALTER TABLE {TRACKING} ADD COLUMN {column} {definition}")
+
+    @property
+    def sealer(self) -> Sealer | None:
+        """Seals the personal values of the read models (``projections.engine.privacy``); None: clear."""
+        return self._sealer
+
+    @sealer.setter
+    def sealer(self, sealer: Sealer | None) -> None:
+        self._sealer = sealer
+        if sealer is not None and self.dialect == "sqlite":
+            # Pages freed by a dropped generation (one written in clear before the key) are zeroed,
+            # not left readable in the file.
+            self.conn.execute("PRAGMA secure_delete=ON")
+
+    @property
+    def fingerprint(self) -> str:
+        """What a generation written now records in ``sealed``: the key's fingerprint, '' in clear."""
+        return "" if self._sealer is None else self._sealer.fingerprint
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def sqlite(cls, path: Path | str) -> ProjectionStore:
+    def sqlite(cls, path: Path | str, sealer: Sealer | None = None) -> ProjectionStore:
         """WAL, synchronous=NORMAL: a committed batch survives a killed process (not a power cut)."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        return cls(conn, "sqlite")
+        return cls(conn, "sqlite", sealer)
 
     @classmethod
     def postgres(
-        cls, *, host: str, port: int, user: str, password: str, dbname: str, schema: str = ""
+        cls,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        dbname: str,
+        schema: str = "",
+        sealer: Sealer | None = None,
     ) -> ProjectionStore:
         import psycopg
 
@@ -170,7 +204,7 @@ class ProjectionStore:
         if schema:
             conn.execute(f"SET search_path TO {schema}")
             conn.commit()
-        return cls(conn, "postgres")
+        return cls(conn, "postgres", sealer)
 
     def close(self) -> None:
         self.conn.close()
@@ -284,6 +318,17 @@ class ProjectionStore:
         rows = tx.fetchall(f"SELECT generation FROM {TRACKING} WHERE name = ? AND live = 1", [name])
         return rows[0][0] if rows else None
 
+    def sealed_with(self, tx: Tx, name: str, gen: int) -> str:
+        """The fingerprint of the key the generation was written with ('' in clear, or unknown)."""
+        rows = tx.fetchall(f"SELECT sealed FROM {TRACKING} WHERE name = ? AND generation = ?", [name, gen])
+        return str(rows[0][0]) if rows else ""
+
+    def settle(self) -> None:
+        """SQLite: copy the WAL into the file and truncate it, so that pages zeroed by a dropped
+        generation replace the old ones now (best effort: a reader may hold the WAL)."""
+        if self.dialect == "sqlite":
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def resolve(self, tx: Tx, name: str, tables: Sequence[Table]) -> None:
         """Point ``tx.t(...)`` at the live generation of read model ``name`` (for queries)."""
         gen = self.live_generation(tx, name)
@@ -320,8 +365,8 @@ class ProjectionStore:
         if indexes:
             self.create_indexes(tx, gen, tables)
         tx.execute(
-            f"INSERT INTO {TRACKING} (name, generation, position, live, updated_at) VALUES (?, ?, 0, ?, ?)",
-            [name, gen, int(live), time.time()],
+            f"INSERT INTO {TRACKING} (name, generation, position, live, updated_at, sealed) VALUES (?, ?, 0, ?, ?, ?)",
+            [name, gen, int(live), time.time(), self.fingerprint],
         )
         return gen
 
