@@ -29,18 +29,23 @@ import httpx
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.composition import build_app
+from adapters.composition import build_app, build_projections
 from adapters.settings import Settings
 from adapters.users import build_user_store
 from domain.application import ConventionsApp
 from domain.identifiers import command_receipt_id
+from scheduler.jobs import run_due
 from tests.api.conftest import RPPS, TODAY, seed_convention
 from tests.conftest import FixedClock
-from tests.e2e.fleet import Server, TcpProxy, env_for
+from tests.e2e.fleet import Proc, Server, TcpProxy, env_for
+from tests.integration.test_projection_crash import bulk
+from tests.integration.test_scheduler_process import TODAY as SCHEDULER_TODAY
+from tests.integration.test_scheduler_process import due_keys, sign_many
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(600)
 USER = "op"
+CLIENTS = 20
 
 
 @dataclass
@@ -237,3 +242,116 @@ def race(servers: list[Server], token: str, requests: list[tuple[str, dict[str, 
 
     with ThreadPoolExecutor(len(requests)) as pool:
         return list(pool.map(client, range(len(requests))))
+
+
+def test_two_api_processes_a_follower_and_a_scheduler_race_safely_and_retries_hold(deployment: Deployment) -> None:
+    env = deployment.env()
+    follower = Proc(deployment.tmp / "follower.log", env, "project", "--follow", "--lock-poll", "0.2")
+    scheduler = Proc(deployment.tmp / "scheduler.log", env, "scheduler", "--today", TODAY.isoformat(), "--poll", "0.2")
+    servers: list[Server] = []
+    try:
+        servers += [deployment.serve("serve-1"), deployment.serve("serve-2")]
+        scheduler.wait_for("scheduler.started")  # its start-up run is over; nothing falls due before the night
+        app, cid = deployment.app, deployment.cids[0]
+        path = f"/conventions/{cid}/objectives"
+        before = len(list(app.events.get(cid)))
+        responses = race(servers, deployment.token, [
+            (path, {"from_year": 3, "target_patients": 1000 + i, "on": "2025-06-01"}, {}) for i in range(CLIENTS)
+        ])  # fmt: skip
+        winners = {1000 + i for i, r in enumerate(responses) if r.status_code == 200}
+        assert winners and all(r.status_code in (200, 409, 412) for r in responses), [r.text for r in responses]
+        after = list(app.events.get(cid))
+        assert [e.originator_version for e in after] == list(range(1, len(after) + 1))
+        assert len(after) == before + len(winners)  # nothing lost, nothing doubled, across two processes
+        assert sorted(r.json()["version"] for r in responses if r.status_code == 200) == list(
+            range(before + 1, len(after) + 1)
+        )
+
+        body = {"from_year": 3, "target_patients": 1234}
+        same = race(servers, deployment.token, [(path, body, {"Idempotency-Key": "one-key"})] * CLIENTS)
+        ok = [r for r in same if r.status_code == 200]
+        assert ok and all(r.json() == ok[0].json() for r in ok)
+        assert all(r.status_code in (200, 409) for r in same), [r.text for r in same]
+        assert len(list(app.events.get(cid))) == len(after) + 1  # one result, whichever process answered
+        for server in servers:  # a later retry, on either process, gets the first answer
+            with server.client(deployment.token) as c:
+                retried = c.post(path, json=body, headers={"Idempotency-Key": "one-key"})
+            assert retried.status_code == 200 and retried.json() == ok[0].json()
+        assert len(list(app.events.get(cid))) == len(after) + 1
+
+        version = len(after) + 1
+        for server in servers:  # the one follower keeps both processes' reads up to date
+            wait_until(lambda s=server: httpx.get(f"{s.url}/ready", timeout=60).status_code == 200, "/ready 200")
+            with server.client(deployment.token) as c:
+                wait_until(lambda c=c: c.get(f"/conventions/{cid}/timeline").json()["freshness"]["lag"] == 0, "lag 0")
+                lines = c.get(f"/conventions/{cid}/timeline").json()["lines"]
+            assert len(lines) >= version - before  # every command of the race is in the timeline
+        assert not follower.events("projections.catch_up_failed")
+    finally:
+        for s in servers:
+            s.close()
+        assert follower.terminate() == 0
+        assert scheduler.terminate() == 0
+
+
+def caught_up(runner: Any) -> bool:
+    """Every read model live, at the log's head (evidence that the follower has done its work)."""
+    positions = runner.positions()
+    head = runner.head()
+    return len(positions) == len(runner.models) and min(p["position"] for p in positions.values()) >= head
+
+
+def test_follower_and_scheduler_killed_mid_work_then_restarted_work_exactly_once(
+    pg_settings: Settings, tmp_path: Path
+) -> None:
+    app = build_app(pg_settings, clock=lambda: SCHEDULER_TODAY)
+    bulk(app, 0, 200)  # thousands of events for the read models
+    ids = sign_many(app, 100)  # each with instalments falling due by SCHEDULER_TODAY
+    runner = build_projections(pg_settings, app)  # the test's eyes on the tracking table (read only until verify)
+    env = env_for(pg_settings)
+    first = Proc(tmp_path / "follower-1.log", env, "project", "--follow", "--batch-size", "20", "--lock-poll", "0.2")
+    second: Proc | None = None
+    try:
+        first.wait_for("projections.lock_acquired")
+        second = Proc(tmp_path / "follower-2.log", env, "project", "--follow", "--lock-poll", "0.2")
+        second.wait_for("projections.standing_by")  # the lock is taken: the second one waits
+        wait_until(lambda: tracked(runner) > 0, "the first follower's first committed batch")
+        first.kill9()
+        assert not caught_up(runner), "the first follower had finished before the kill"
+        second.wait_for("projections.lock_acquired")  # takes over once the dead one's session is gone
+        wait_until(lambda: caught_up(runner), "the second follower caught up")
+
+        head = app.head()
+        killed = Proc(tmp_path / "scheduler-1.log", env, "scheduler", "--today", SCHEDULER_TODAY.isoformat())
+        try:
+            wait_until(lambda: app.head() > head, "the scheduler's first recorded instalments")
+            killed.kill9()
+        finally:
+            killed.close()
+        done = [cid for cid in ids if app.get(cid).years]
+        assert len(done) < len(ids), "the scheduler's run had finished before the kill"
+        again = Proc(tmp_path / "scheduler-2.log", env, "scheduler", "--once", "--today", SCHEDULER_TODAY.isoformat())
+        assert again.p.wait(300) == 0, again.text()[-4000:]
+        again.close()
+        keys = due_keys(app, ids)
+        assert set(keys.values()) == {1}  # each nightly item recorded once
+        reference = build_app(Settings(store="memory"), clock=lambda: SCHEDULER_TODAY)
+        assert sign_many(reference, 100) == ids
+        run_due(reference, lambda _d: ids, SCHEDULER_TODAY)
+        assert keys == due_keys(reference, ids)  # and none missing
+
+        wait_until(lambda: caught_up(runner), "the follower applied the scheduler's events")
+        assert runner.verify() == []  # the read models equal a fresh replay of the whole log
+        assert second.terminate() == 0
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+        runner.store.close()
+
+
+def tracked(runner: Any) -> int:
+    """The furthest position any generation has committed (a rebuild's, before its switch, too)."""
+    with runner.store.reading() as tx:
+        rows = tx.fetchall("SELECT max(position) FROM projection_tracking")
+    return rows[0][0] or 0
