@@ -31,14 +31,15 @@ CLI = [sys.executable, "-c", "from adapters.cli import main; main()"]
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
-    """The ``CONVENTIONS_`` environment of ``settings`` (PostgreSQL), JSON logs, plus ``extra``."""
+    """The ``CONVENTIONS_`` environment of ``settings`` (SQLite or PostgreSQL), JSON logs, plus ``extra``."""
     env = dict(os.environ, CONVENTIONS_LOG_FORMAT="json", CONVENTIONS_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
-    env.update(
-        CONVENTIONS_STORE=settings.store, CONVENTIONS_DATA_DIR=str(settings.data_dir),
-        CONVENTIONS_POSTGRES_HOST=settings.postgres_host, CONVENTIONS_POSTGRES_PORT=str(settings.postgres_port),
-        CONVENTIONS_POSTGRES_USER=settings.postgres_user, CONVENTIONS_POSTGRES_DBNAME=settings.postgres_dbname,
-        CONVENTIONS_POSTGRES_SCHEMA=settings.postgres_schema, CONVENTIONS_POSTGRES_POOL_SIZE="2",
-    )  # fmt: skip
+    env.update(CONVENTIONS_STORE=settings.store, CONVENTIONS_DATA_DIR=str(settings.data_dir))
+    if settings.store == "postgres":
+        env.update(
+            CONVENTIONS_POSTGRES_HOST=settings.postgres_host, CONVENTIONS_POSTGRES_PORT=str(settings.postgres_port),
+            CONVENTIONS_POSTGRES_USER=settings.postgres_user, CONVENTIONS_POSTGRES_DBNAME=settings.postgres_dbname,
+            CONVENTIONS_POSTGRES_SCHEMA=settings.postgres_schema, CONVENTIONS_POSTGRES_POOL_SIZE="2",
+        )  # fmt: skip
     env.update(extra)
     return env
 
