@@ -51,6 +51,9 @@ def event_store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_USER": settings.postgres_user,
             "POSTGRES_PASSWORD": settings.postgres_password,
             "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+            # Seconds a request waits for a connection (the library retries a few times): with the
+            # database away, the API answers 503 within a minute instead of holding requests for minutes.
+            "POSTGRES_CONNECT_TIMEOUT": "5",
             "CREATE_TABLE": "y",
         }
         if settings.postgres_schema:
@@ -111,24 +114,24 @@ def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | No
     return NightlyJob(app, lambda today: conventions_due(runner.store, today), runner.catch_up)
 
 
-def build_scheduler_lock(settings: Settings | None = None) -> SchedulerLock:
-    """One scheduler per event store: an advisory lock keyed by the PostgreSQL database and
-    schema, or a lock file in the SQLite data directory."""
+def build_scheduler_lock(settings: Settings | None = None, purpose: str = "scheduler") -> SchedulerLock:
+    """One scheduler (``purpose="projections"``: one projection follower) per event store: an advisory
+    lock keyed by the PostgreSQL database and schema, or a lock file in the SQLite data directory."""
     from scheduler.lock import FileLock, PostgresAdvisoryLock
 
     settings = settings or Settings()
     if settings.store != "postgres":
-        return FileLock(settings.data_dir / "scheduler.lock")
+        return FileLock(settings.data_dir / f"{purpose}.lock")
     import psycopg
 
     def connect() -> psycopg.Connection:
         return psycopg.connect(
             host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
             password=settings.postgres_password or None, dbname=settings.postgres_dbname,
-            application_name="conventions-scheduler",
+            application_name=f"conventions-{purpose}",
         )  # fmt: skip
 
-    return PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}")
+    return PostgresAdvisoryLock(connect, f"{settings.postgres_dbname}.{settings.postgres_schema or 'public'}", purpose)
 
 
 def build_projection_store(settings: Settings | None = None) -> ProjectionStore:
@@ -177,7 +180,9 @@ def build_read_models(settings: Settings | None = None, app: ConventionsApp | No
     from adapters.http.read_models import ProjectionReadModels
 
     settings = settings or Settings()
-    return ProjectionReadModels(build_projections(settings, app or build_app(settings)))
+    return ProjectionReadModels(
+        build_projections(settings, app or build_app(settings)), catch_up=settings.projections_mode() == "inline"
+    )
 
 
 def build_services(

@@ -62,6 +62,17 @@ class Settings(BaseSettings):
         "came over HTTPS. Set it to true behind a proxy that terminates TLS and forwards plain HTTP.",
     )
 
+    projections: Literal["inline", "follower"] | None = Field(
+        default=None,
+        description="Who writes the read models. inline: `serve` does (a follower thread, one per deployment, and "
+        "requests catch up when a little behind); follower: only `conventions project --follow` does, the API "
+        "only reads. Unset: inline on SQLite and memory, follower on PostgreSQL (docs/processes.md).",
+    )
+
+    def projections_mode(self) -> Literal["inline", "follower"]:
+        """The ``projections`` setting, or its default for this store."""
+        return self.projections or ("follower" if self.store == "postgres" else "inline")
+
     def events_sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"
 

@@ -255,7 +255,7 @@ def build_user_store(settings: Settings) -> UserStore:
         # A small pool: every authenticated request reads one row, a connection each time would cost more.
         pool = ConnectionPool(
             kwargs={k: v for k, v in kwargs.items() if v is not None}, min_size=1, max_size=4, open=True,
-            name="conventions-users",
+            name="conventions-users", timeout=5,  # database away: a 503 in seconds, not a request held 30 s
         )  # fmt: skip
         return UserStore(pool.getconn, placeholder="%s", release=pool.putconn, close=pool.close)
     if settings.store == "memory":

@@ -1,4 +1,5 @@
-"""One scheduler per deployment: the lock a scheduler process holds while it works.
+"""One scheduler per deployment: the lock a scheduler process holds while it works. The projection
+follower (``conventions project --follow``) takes the same kind of lock under another name.
 
 Two scheduler processes started by mistake must not both run the jobs. The jobs are idempotent,
 so a double run would record nothing twice, but it would double the load and the logs, and
@@ -38,18 +39,19 @@ class SchedulerLock(Protocol):
     def release(self) -> None: ...
 
 
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_lock`` from a name (e.g. the schema)."""
-    digest = hashlib.sha256(f"cpam-conventions:scheduler:{name}".encode()).digest()
+def lock_key(name: str, purpose: str = "scheduler") -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock`` from a name (e.g. the schema) and what
+    the lock guards (``scheduler``, ``projections``)."""
+    digest = hashlib.sha256(f"cpam-conventions:{purpose}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class PostgresAdvisoryLock:
     """A session-level advisory lock held on its own connection for the life of the process."""
 
-    def __init__(self, connect: Callable[[], Any], name: str) -> None:
+    def __init__(self, connect: Callable[[], Any], name: str, purpose: str = "scheduler") -> None:
         self._connect = connect
-        self.key = lock_key(name)
+        self.key = lock_key(name, purpose)
         self.description = f"postgres advisory lock {self.key} ({name})"
         self._conn: Any = None
 
@@ -117,17 +119,15 @@ def acquire(
     poll_seconds: float = 30.0,
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
+    role: str = "scheduler",
+    waiting: str = "Un autre ordonnanceur travaille déjà ; celui-ci attend et prendra le relais.",
 ) -> bool:
-    """Wait until ``lock`` is ours (True), polling; False if asked to stop while standing by."""
-    if _try(lock):
-        log.info("scheduler.lock_acquired", lock=lock.description, pid=os.getpid())
+    """Wait until ``lock`` is ours (True), polling; False if asked to stop while standing by.
+    ``role`` names the log events (``scheduler.lock_acquired``...), ``waiting`` is the operator's line."""
+    if _try(lock, role):
+        log.info(f"{role}.lock_acquired", lock=lock.description, pid=os.getpid())
         return True
-    log.warning(
-        "scheduler.standing_by",
-        lock=lock.description,
-        pid=os.getpid(),
-        message="Un autre ordonnanceur travaille déjà ; celui-ci attend et prendra le relais.",
-    )
+    log.warning(f"{role}.standing_by", lock=lock.description, pid=os.getpid(), message=waiting)
     waited = 0.0
     polls = 0
     every = max(1, int(600 / max(poll_seconds, 0.001)))  # a reminder in the logs every ten minutes
@@ -136,16 +136,16 @@ def acquire(
         waited += poll_seconds
         polls += 1
         if polls % every == 0:
-            log.info("scheduler.still_standing_by", lock=lock.description, pid=os.getpid(), waited_seconds=waited)
-        if _try(lock):
-            log.info("scheduler.lock_acquired", lock=lock.description, pid=os.getpid(), waited_seconds=waited)
+            log.info(f"{role}.still_standing_by", lock=lock.description, pid=os.getpid(), waited_seconds=waited)
+        if _try(lock, role):
+            log.info(f"{role}.lock_acquired", lock=lock.description, pid=os.getpid(), waited_seconds=waited)
             return True
     return False
 
 
-def _try(lock: SchedulerLock) -> bool:
+def _try(lock: SchedulerLock, role: str = "scheduler") -> bool:
     try:
         return lock.try_acquire()
     except Exception as error:  # noqa: BLE001 - database unreachable: keep standing by
-        log.error("scheduler.lock_error", lock=lock.description, error=str(error))
+        log.error(f"{role}.lock_error", lock=lock.description, error=str(error))
         return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,11 +25,11 @@ def serve(
     workers: Annotated[int | None, typer.Option("--workers", help="Défaut : CONVENTIONS_HTTP_WORKERS.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
-    import os
+    """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs).
 
-    import uvicorn
-
+    With ``CONVENTIONS_PROJECTIONS=inline`` (the default on SQLite) this process also runs the
+    projection follower in a thread; with ``follower`` (the default on PostgreSQL) it only reads, and
+    ``conventions project --follow`` runs beside it (docs/processes.md)."""
     from adapters.logging import configure_logging
 
     settings = settings_for(data_dir)
@@ -37,7 +37,33 @@ def serve(
     port = port or settings.http_port
     workers = workers or settings.http_workers
     configure_logging(settings.log_format, settings.log_level)
+    follower = _inline_follower(settings)
     log_config = None  # keep our structlog handlers: uvicorn's loggers go through them
+    try:
+        _run(settings, host, port, workers, data_dir, log_config)
+    finally:
+        if follower is not None:
+            follower.stop.set()
+
+
+def _inline_follower(settings: Any) -> Any:
+    """On the embedded default, the projection follower in a thread of ``serve`` (one process is a
+    whole deployment); it takes the same lock as ``conventions project --follow``, so one follows."""
+    if settings.projections_mode() != "inline" or settings.store == "memory":
+        return None  # memory: each process has its own store; requests catch up inline
+    from adapters.composition import build_projections, build_scheduler_lock
+    from adapters.projection_follower import Follower
+
+    follower = Follower(lambda: build_projections(settings), build_scheduler_lock(settings, "projections"))
+    follower.start_thread()
+    return follower
+
+
+def _run(settings: Any, host: str, port: int, workers: int, data_dir: Path | None, log_config: Any) -> None:
+    import os
+
+    import uvicorn
+
     if workers > 1:
         if not settings.web_secret:
             typer.echo(

@@ -53,37 +53,48 @@ def register(app: typer.Typer) -> None:
 
 def project(
     follow: Annotated[
-        bool, typer.Option("--follow", help="Continuer à suivre le journal (Ctrl-C pour arrêter).")
+        bool,
+        typer.Option("--follow", help="Suivre le journal en continu (un seul suiveur travaille ; un second attend)."),
     ] = False,
     poll: Annotated[float, typer.Option("--poll", min=0.05, max=1.0, help="Attente entre deux lectures (s).")] = 0.2,
+    lock_poll: Annotated[
+        float, typer.Option("--lock-poll", min=0.05, max=60.0, help="En attente : secondes entre essais du verrou.")
+    ] = 1.0,
     batch_size: Batch = 500,
     data_dir: DataDir = None,
     as_json: Json = False,
 ) -> None:
     """Mettre les vues (read models) à jour depuis le journal des événements, une fois ou en continu."""
+    if follow:
+        _follow(data_dir, batch_size, poll, lock_poll)
+        return
     runner = _runner(data_dir, batch_size)
-    stopping = {"now": False}
-
-    def stop(*_: Any) -> None:
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, stop)
-    started, count = time.perf_counter(), 0
-    try:
-        count = runner.catch_up()
-        if follow:
-            if not as_json:
-                typer.echo(f"{count} événements appliqués ; suivi du journal (Ctrl-C pour arrêter)…", err=True)
-            runner.follow(poll=poll, stop=lambda: stopping["now"])
-    except KeyboardInterrupt:
-        pass
+    started = time.perf_counter()
+    count = runner.catch_up()
     positions = runner.positions()
     if as_json:
         print_json({"applied": count, "seconds": round(time.perf_counter() - started, 3), "projections": positions})
-    elif not follow:
-        typer.echo(f"{count} événements appliqués en {time.perf_counter() - started:.2f} s.")
-        for name, p in positions.items():
-            typer.echo(f"  {name:18} position {p['position']} / {p['head']} (génération {p['generation']})")
+        return
+    typer.echo(f"{count} événements appliqués en {time.perf_counter() - started:.2f} s.")
+    for name, p in positions.items():
+        typer.echo(f"  {name:18} position {p['position']} / {p['head']} (génération {p['generation']})")
+
+
+def _follow(data_dir: Any, batch_size: int, poll: float, lock_poll: float) -> None:
+    """The deployment's projection follower: waits for the lock, then follows until SIGTERM or Ctrl-C."""
+    from adapters.composition import build_scheduler_lock
+    from adapters.logging import configure_logging
+    from adapters.projection_follower import Follower
+
+    settings = settings_for(data_dir)
+    configure_logging(settings.log_format, settings.log_level)
+    follower = Follower(
+        lambda: build_projections(settings, batch_size=batch_size), build_scheduler_lock(settings, "projections"),
+        poll=poll, lock_poll=lock_poll,
+    )  # fmt: skip
+    signal.signal(signal.SIGTERM, lambda *_: follower.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: follower.stop.set())
+    follower.run()
 
 
 def rebuild(

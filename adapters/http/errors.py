@@ -2,7 +2,9 @@
 
 Domain errors map by kind (422, 404, 409, 412, 403); FastAPI's request-validation errors are
 remapped so each invalid field is named; anything unexpected is a 500 problem without details
-(the traceback goes to the log only). A client never sees a stack trace or an HTML page.
+(the traceback goes to the log only), except the database being unreachable, which is a 503 with
+``Retry-After`` (the client may retry; the service recovers by itself when the database is back).
+A client never sees a stack trace or an HTML page.
 """
 
 from __future__ import annotations
@@ -130,7 +132,43 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, detail, request=request, headers=getattr(exc, "headers", None))
 
 
+STORE_UNAVAILABLE = (
+    "Base de données injoignable pour le moment : réessayer avec la même Idempotency-Key (une commande "
+    "déjà enregistrée n'est pas refaite)."
+)
+RETRY_AFTER = "5"
+
+
+def unavailable_kinds() -> tuple[type[Exception], ...]:
+    """The exceptions that say the database cannot be reached (psycopg's, eventsourcing's)."""
+    import psycopg
+    from eventsourcing import persistence
+
+    return psycopg.OperationalError, psycopg.InterfaceError, persistence.OperationalError, persistence.InterfaceError
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached: a lost or refused
+    connection, a pool with no connection to give. Never a constraint or a programming error."""
+    kinds = unavailable_kinds()
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("store_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+    return problem(503, "store_unavailable", STORE_UNAVAILABLE, request=request, headers={"Retry-After": RETRY_AFTER})
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if store_unavailable(exc):  # wrapped in another exception on its way up
+        return await on_store_unavailable(request, exc)
     log.error("unexpected_error", exc_info=exc)
     return problem(500, "internal_error", "Erreur interne ; l'incident est journalisé.", request=request)
 
@@ -140,4 +178,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for kind in unavailable_kinds():  # answered here, like a refusal: no traceback, the right status logged
+        app.add_exception_handler(kind, on_store_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

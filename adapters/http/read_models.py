@@ -1,10 +1,17 @@
 """The reads behind the list, dashboard, ledger, work queue and timeline: the projections' queries
 (issue 3), limited to the caller's CPAMs.
 
-The projection store holds one connection, so every access goes through one lock. Before a read
-the read models are caught up inline when they are only a little behind (a command's effect shows
-in the next list), and left to the projection runner (``conventions project --follow``) when they
-are far behind, so a fresh deployment never stalls a request behind a full rebuild.
+The projection store holds one connection, so every access goes through one lock. Who writes the
+read models is a setting (``CONVENTIONS_PROJECTIONS``, docs/processes.md):
+
+- ``follower`` (the default on PostgreSQL): the API only reads; the deployment's one projection
+  follower (``conventions project --follow``) writes. A list shows a command's effect once the
+  follower has applied it (``freshness`` says how far it is), and ``/ready`` answers 503 while the
+  read models are far behind or not built yet.
+- ``inline`` (the default on the embedded SQLite store): ``serve`` runs the follower in a thread,
+  and before a read the read models are also caught up here when only a little behind (a command's
+  effect shows in the next list); far behind is left to the follower thread, so a burst or a fresh
+  deployment never stalls a request behind a full rebuild, and never leaves the lists frozen.
 
 Every read says how fresh it is (``freshness``): the notification id the slowest read model has
 reached, the log's head, the lag between them, and when the last event applied was recorded.
@@ -20,13 +27,18 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from adapters.http.errors import ApiError
 from projections import calendar, conventions_list, history, ledger, portfolio
 from projections.engine.runner import TOPICS, Runner
 from projections.engine.store import ProjectionStore
 from projections.scope import narrow
 
 Scope = frozenset[str] | None
-INLINE_CATCH_UP = 5_000  # events: beyond, the runner process catches up, reads may be stale
+INLINE_CATCH_UP = 5_000  # events: beyond, the follower catches up, reads may be stale
+NOT_BUILT = (
+    "Les vues (listes, tableaux de bord) ne sont pas encore construites : le suiveur des projections "
+    "(conventions project --follow) les construit ; réessayer dans un moment."
+)
 
 
 @dataclass(frozen=True)
@@ -63,10 +75,12 @@ def page_of(rows: list[Any], page: int, per_page: int) -> list[Any]:
 class ProjectionReadModels:
     """Queries on the projection tables, for one API process."""
 
-    def __init__(self, runner: Runner, inline_catch_up: int = INLINE_CATCH_UP) -> None:
+    def __init__(self, runner: Runner, inline_catch_up: int = INLINE_CATCH_UP, *, catch_up: bool = True) -> None:
+        """``catch_up``: False when a follower process alone writes the read models (the API reads)."""
         self.runner = runner
         self.store = runner.store
-        self.inline_catch_up = inline_catch_up
+        self.inline_catch_up = inline_catch_up if catch_up else 0
+        self.catch_up = catch_up
         self._lock = threading.Lock()
         self._as_of: tuple[int, datetime | None] = (0, None)
 
@@ -75,9 +89,12 @@ class ProjectionReadModels:
         head = self.runner.head()
         positions = self.runner.positions()
         behind = head - self._position(positions)
-        if len(positions) < len(self.runner.models) or 0 < behind <= self.inline_catch_up:
+        missing = len(positions) < len(self.runner.models)
+        if self.catch_up and (missing or 0 < behind <= self.inline_catch_up):
             self.runner.catch_up(until=head)
             positions = self.runner.positions()
+        elif missing:
+            raise ApiError(503, "read_models_not_built", NOT_BUILT)
         return self._freshness(positions, head)
 
     def _position(self, positions: dict[str, dict[str, Any]]) -> int:
@@ -114,6 +131,14 @@ class ProjectionReadModels:
             at = getattr(rows[0][1], "timestamp", None) if rows else None
             self._as_of = (position, at)
         return self._as_of[1]
+
+    def unbuilt(self) -> list[str]:
+        """The read models without live tables yet, when a follower alone builds them (else [])."""
+        if self.catch_up:
+            return []
+        with self._lock:
+            built = self.runner.positions()
+        return [m.name for m in self.runner.models if m.name not in built]
 
     def freshness(self) -> dict[str, Any]:
         """How fresh the read models are now, without catching them up (``/ready``)."""

@@ -22,15 +22,17 @@ def health() -> dict[str, str]:
     responses={
         503: {
             "model": Ready,
-            "description": "Stockage injoignable, ou modèles de lecture en retard de plus de "
-            "CONVENTIONS_READY_MAX_LAG événements (le retard est dans le corps).",
+            "description": "Stockage injoignable, modèles de lecture pas encore construits par le suiveur, ou en "
+            "retard de plus de CONVENTIONS_READY_MAX_LAG événements (le retard est dans le corps).",
         }
     },
     summary="Stockage joignable, modèles de lecture à jour",
 )
 def ready(svc: Services = Depends(services)) -> JSONResponse:
     """Ready when the store answers and the read models are at most ``ready_max_lag`` events behind:
-    a process whose lists would be far behind the log is taken out of the load balancer."""
+    a process whose lists would be far behind the log is taken out of the load balancer. With a
+    projection follower (``CONVENTIONS_PROJECTIONS=follower``), read models it has not built yet are
+    not ready either: their lists would be empty."""
     try:
         last = svc.app.head() or None  # null while the log is empty
         svc.users.ping()
@@ -38,7 +40,7 @@ def ready(svc: Services = Depends(services)) -> JSONResponse:
         body = Ready(status="not_ready", store=f"unreachable: {type(error).__name__}")
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     freshness = svc.read_models.freshness()
-    behind = freshness["lag"] > svc.ready_max_lag
+    behind = freshness["lag"] > svc.ready_max_lag or bool(svc.read_models.unbuilt())
     body = Ready(
         status="not_ready" if behind else "ready", store="ok", last_notification_id=last, lag=freshness["lag"],
         max_lag=svc.ready_max_lag, freshness=freshness, projections=svc.read_models.lag(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +139,7 @@ class ProjectionStore:
         self.dialect = dialect
         self._sealer: Sealer | None = None
         self.sealer = sealer
+        self.reconnect: Callable[[], Any] | None = None  # PostgreSQL: how to open the connection again
         with self.transaction() as tx:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
@@ -200,11 +201,23 @@ class ProjectionStore:
     ) -> ProjectionStore:
         import psycopg
 
-        conn = psycopg.connect(host=host, port=port, user=user, password=password or None, dbname=dbname)
-        if schema:
-            conn.execute(f"SET search_path TO {schema}")
-            conn.commit()
-        return cls(conn, "postgres", sealer)
+        def connect() -> Any:
+            conn = psycopg.connect(host=host, port=port, user=user, password=password or None, dbname=dbname,
+                                   connect_timeout=10)  # fmt: skip
+            if schema:
+                conn.execute(f"SET search_path TO {schema}")
+                conn.commit()
+            return conn
+
+        store = cls(connect(), "postgres", sealer)
+        store.reconnect = connect
+        return store
+
+    def _healthy(self) -> None:
+        """A PostgreSQL connection lost (server restarted, network cut) is opened again on next use:
+        the transaction that saw it break failed, the next one works once the server answers."""
+        if self.reconnect is not None and (self.conn.closed or self.conn.broken):
+            self.conn = self.reconnect()
 
     def close(self) -> None:
         self.conn.close()
@@ -231,6 +244,7 @@ class ProjectionStore:
                 raise
             cur.execute("COMMIT")
         else:
+            self._healthy()
             with self.conn.transaction(), self.conn.cursor() as cur:
                 yield Tx(self, cur)
 
@@ -288,6 +302,7 @@ class ProjectionStore:
             finally:
                 cur.execute("ROLLBACK")
         else:
+            self._healthy()
             with self.conn.transaction(force_rollback=True), self.conn.cursor() as cur:
                 yield Tx(self, cur)
 

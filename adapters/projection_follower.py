@@ -1,0 +1,97 @@
+"""One projection follower per deployment: the only writer of the read models while it holds its lock.
+
+``conventions project --follow`` (and, on the embedded SQLite default, a thread of ``conventions
+serve``) runs a ``Follower``: it waits for the deployment's projection lock (a PostgreSQL advisory
+lock, or a lock file beside the SQLite events), then follows the log. A second follower stands by
+and takes over when the first one dies: the database (or the kernel) releases a dead process's lock.
+
+A failure while catching up (the database gone for a while) is logged and retried: the projection
+store reconnects, and each batch is one transaction, so nothing is applied twice. A follower that
+finds its lock lost (its session cut) stops writing and stands by again; a batch another follower
+committed meanwhile is seen by position, never applied twice (``projections.engine.runner``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from scheduler.lock import SchedulerLock, acquire
+
+log = structlog.get_logger("projections")
+ROLE = "projections"
+LOST = "Verrou perdu : ce suiveur cesse d'écrire et attend de le reprendre."
+STANDING_BY = "Un autre suiveur met déjà les vues à jour ; celui-ci attend et prendra le relais."
+
+
+class Follower:
+    """Wait for the lock, then keep the read models caught up with the log until ``stop`` is set.
+
+    ``runner``: a factory of the projection runner, called once the lock is ours, so a follower
+    standing by opens no projection store and creates no table."""
+
+    def __init__(
+        self,
+        runner: Callable[[], Any],
+        lock: SchedulerLock,
+        *,
+        poll: float = 0.2,
+        lock_poll: float = 1.0,
+        check_lock_every: float = 5.0,
+        retry_after: float = 1.0,
+    ) -> None:
+        self._make_runner = runner
+        self.runner: Any = None
+        self.lock = lock
+        self.poll = poll
+        self.lock_poll = lock_poll
+        self.check_lock_every = check_lock_every
+        self.retry_after = retry_after
+        self.stop = threading.Event()
+        self.applied = 0
+
+    def run(self) -> None:
+        """Follow until ``stop`` is set; stand by whenever another follower holds the lock."""
+        while not self.stop.is_set():
+            if not acquire(self.lock, poll_seconds=self.lock_poll, should_stop=self.stop.is_set,
+                           sleep=self.stop.wait, role=ROLE, waiting=STANDING_BY):  # fmt: skip
+                break
+            try:
+                self._follow()
+            finally:
+                self.lock.release()
+        log.info("projections.follower_stopped", pid=os.getpid(), applied=self.applied)
+
+    def _follow(self) -> None:
+        """Catch up, then poll, while the lock is ours; returns when stopped or the lock is lost."""
+        checked = time.monotonic()
+        while not self.stop.is_set():
+            if time.monotonic() - checked >= self.check_lock_every:
+                checked = time.monotonic()
+                if not self.lock.is_held():
+                    log.error("projections.lock_lost", lock=self.lock.description, pid=os.getpid(), message=LOST)
+                    return
+            try:
+                if self.runner is None:
+                    self.runner = self._make_runner()
+                applied = self.runner.catch_up()
+            except Exception as error:  # noqa: BLE001 - the database away for a while: retry, never die
+                log.error("projections.catch_up_failed", error=f"{type(error).__name__}: {error}"[:500])
+                self.stop.wait(self.retry_after)
+                continue
+            if applied:
+                self.applied += applied
+                log.info("projections.caught_up", applied=applied, total=self.applied)
+            else:
+                self.stop.wait(self.poll)
+
+    def start_thread(self) -> threading.Thread:
+        """Run in a daemon thread (``serve`` on the embedded default); ``stop.set()`` ends it."""
+        thread = threading.Thread(target=self.run, name="projection-follower", daemon=True)
+        thread.start()
+        return thread
