@@ -44,8 +44,10 @@ class Follower:
         lock_poll: float = 1.0,
         check_lock_every: float = 5.0,
         retry_after: float = 1.0,
+        idle: Callable[[Any], int] | None = None,
     ) -> None:
         self._make_runner = runner
+        self.idle = idle  # work for quiet moments (the dashboard's plans), given the runner: how much it did
         self.runner: Any = None
         self.lock = lock
         self.poll = poll
@@ -87,11 +89,30 @@ class Follower:
             if applied:
                 self.applied += applied
                 log.info("projections.caught_up", applied=applied, total=self.applied)
-            else:
+            elif not self._idle_work():
                 self.stop.wait(self.poll)
+
+    def _idle_work(self) -> int:
+        if self.idle is None:
+            return 0
+        try:
+            return self.idle(self.runner)
+        except Exception as error:  # noqa: BLE001 - a cache to fill: never stops following
+            log.error("projections.idle_work_failed", error=f"{type(error).__name__}: {error}"[:500])
+            return 0
 
     def start_thread(self) -> threading.Thread:
         """Run in a daemon thread (``serve`` on the embedded default); ``stop.set()`` ends it."""
         thread = threading.Thread(target=self.run, name="projection-follower", daemon=True)
         thread.start()
         return thread
+
+
+def plans_ahead(settings: Any) -> Callable[[Any], int]:
+    """The follower's quiet-time work: the dashboard's 5-year plans of conventions that changed,
+    dated by the application's clock, kept in the portfolio read model (``portfolio.plan_ahead``)."""
+    from adapters.composition import build_clock
+    from projections import portfolio
+
+    clock = build_clock(settings)
+    return lambda runner: portfolio.plan_ahead(runner.store, clock())

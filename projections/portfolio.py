@@ -248,8 +248,11 @@ def _scope(cpams: Scope, params: list[Any], column: str = "cpam_code") -> str:
     return "" if in_scope is None else f" WHERE {in_scope}"
 
 
-def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[str, Any]:
-    """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all)."""
+def dashboard(store: ProjectionStore, today: date, cpams: Scope = None, *, remember: bool = True) -> dict[str, Any]:
+    """Everything the portfolio dashboard shows, for the CPAMs in ``cpams`` (None: all).
+
+    ``remember``: keep the plans it had to compute (False where a follower process alone writes the
+    read models: it keeps them itself, ``plan_ahead``)."""
     first = today.year
     with store.reading_live(Portfolio) as tx:
         p: list[Any] = []
@@ -287,7 +290,7 @@ def dashboard(store: ProjectionStore, today: date, cpams: Scope = None) -> dict[
             [first, *p],
         )
     plans, unprocessable = _plans(to_plan, first)
-    if plans:
+    if plans and remember:
         _remember(store, first, plans)
     forecast, arrears = _forecast_totals(money, planned, plans, unprocessable, first)
     return {
@@ -347,6 +350,21 @@ def _plans(
             continue
         plans.append((cid, state, st["cpam_code"], years))
     return plans, unprocessable
+
+
+def plan_ahead(store: ProjectionStore, today: date, limit: int = 2_000) -> int:
+    """Compute and keep the plans of up to ``limit`` conventions that lack them for this year (the
+    projection follower's work when the log is quiet, so dashboards find them kept). Returns how many."""
+    with store.reading_live(Portfolio) as tx:
+        rows = tx.fetchall(
+            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)} "
+            f"WHERE plan_year IS NULL OR (plan_year <> {NO_PLAN} AND plan_year <> ?) LIMIT {int(limit)}",
+            [today.year],
+        )
+    plans, _ = _plans(rows, today.year)  # one the rules cannot project stays to compute: the dashboard names it
+    if plans:
+        _remember(store, today.year, plans)
+    return len(plans)
 
 
 def _remember(store: ProjectionStore, first: int, plans: list[tuple[str, str, str, list[int]]]) -> None:

@@ -52,9 +52,10 @@ def _inline_follower(settings: Any) -> Any:
     if settings.projections_mode() != "inline" or settings.store == "memory":
         return None  # memory: each process has its own store; requests catch up inline
     from adapters.composition import build_projections, build_scheduler_lock
-    from adapters.projection_follower import Follower
+    from adapters.projection_follower import Follower, plans_ahead
 
-    follower = Follower(lambda: build_projections(settings), build_scheduler_lock(settings, "projections"))
+    follower = Follower(lambda: build_projections(settings), build_scheduler_lock(settings, "projections"),
+                        idle=plans_ahead(settings))  # fmt: skip
     follower.start_thread()
     return follower
 

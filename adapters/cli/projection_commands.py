@@ -84,13 +84,13 @@ def _follow(data_dir: Any, batch_size: int, poll: float, lock_poll: float) -> No
     """The deployment's projection follower: waits for the lock, then follows until SIGTERM or Ctrl-C."""
     from adapters.composition import build_scheduler_lock
     from adapters.logging import configure_logging
-    from adapters.projection_follower import Follower
+    from adapters.projection_follower import Follower, plans_ahead
 
     settings = settings_for(data_dir)
     configure_logging(settings.log_format, settings.log_level)
     follower = Follower(
         lambda: build_projections(settings, batch_size=batch_size), build_scheduler_lock(settings, "projections"),
-        poll=poll, lock_poll=lock_poll,
+        poll=poll, lock_poll=lock_poll, idle=plans_ahead(settings),
     )  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: follower.stop.set())
     signal.signal(signal.SIGINT, lambda *_: follower.stop.set())

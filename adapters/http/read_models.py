@@ -160,7 +160,7 @@ class ProjectionReadModels:
     def dashboard(self, scope: Scope, today: date) -> dict[str, Any]:
         with self._lock:
             freshness = self._fresh()
-            data = portfolio.dashboard(self.store, today, scope)
+            data = portfolio.dashboard(self.store, today, scope, remember=self.catch_up)
         return {"cpams": None if scope is None else sorted(scope), **data, "freshness": freshness}
 
     def ledger(self, scope: Scope, query: LedgerQuery) -> dict[str, Any]:

@@ -173,3 +173,27 @@ def test_a_read_model_of_an_earlier_release_is_rebuilt(clock) -> None:  # noqa: 
         names = {r[0] for r in tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert physical(old_tables[1], gen) not in names and physical(old_tables[0], gen) not in names
     assert portfolio.dashboard(store, TODAY)["forecast"] == portfolio.forecast(_states(runner), TODAY)
+
+
+def test_the_follower_keeps_the_plans_when_the_log_is_quiet(built, tmp_path) -> None:  # noqa: ANN001
+    """Where a follower alone writes the read models (the API only reads), dashboards compute what is
+    missing without keeping it, and the follower keeps the plans when it has no event to apply."""
+    from adapters.projection_follower import Follower
+    from scheduler.lock import FileLock
+
+    app, runner, ids = built
+    expected = portfolio.dashboard(runner.store, TODAY, remember=False)
+    assert set(_kept(runner).values()) == {None, portfolio.NO_PLAN}  # nothing written by that read
+    kept: list[int] = []
+
+    def idle(r: Runner) -> int:
+        kept.append(portfolio.plan_ahead(r.store, TODAY))
+        if kept[-1] == 0:
+            follower.stop.set()  # evidence: every plan was kept, nothing left to do
+        return kept[-1]
+
+    follower = Follower(lambda: runner, FileLock(tmp_path / "projections.lock"), poll=0.01, idle=idle)
+    follower.run()
+    assert kept[0] == len(ids) - 1 and kept[-1] == 0  # every convention but the terminated one, once
+    assert {y for y in _kept(runner).values()} == {2026, portfolio.NO_PLAN}
+    assert portfolio.dashboard(runner.store, TODAY, remember=False) == expected
