@@ -19,7 +19,11 @@ What it does, in order:
 The readable table goes to stderr, the JSON summary to stdout.
 
     PYTHONPATH=. .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--workers 2]
-        [--conventions 1000] [--store postgres|sqlite] [--keep]
+        [--conventions 1000] [--store postgres|sqlite] [--keep] [--reuse SCHEMA] [--mix list:25,...]
+
+``--keep`` leaves the store (its name is in the summary); ``--reuse`` loads it again without seeding
+(new users each run), and keeps it: drop it yourself. ``--mix`` changes the shares, e.g.
+``convention:70,command:30`` leaves the read models (lists, dashboard) out.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the imports
@@ -62,7 +66,7 @@ from domain.convention import EARLY_REVIEW_DAYS
 from domain.receipts import ActiveConventionSet, DoctorRegistered, ReceiptIssued
 
 CLI = [sys.executable, "-c", "from adapters.cli import main; main()"]
-READS = (("list", 0.25), ("convention", 0.30), ("dashboard", 0.15))  # then commands: the remaining 30 %
+MIX = "list:25,convention:30,dashboard:15,command:30"  # 70 % reads, 30 % commands
 COMMANDS = (("objective", 0.4), ("review", 0.2), ("payment", 0.2), ("dues", 0.2))
 MAX_ATTEMPTS = 5
 
@@ -81,9 +85,11 @@ class Deployment:
     port: int = 0
 
     @classmethod
-    def create(cls, store: str, keep: bool) -> Deployment:
-        data_dir = Path(tempfile.mkdtemp(prefix="load-"))
-        schema = f"load_{uuid.uuid4().hex[:10]}" if store == "postgres" else ""
+    def create(cls, store: str, keep: bool, reuse: str | None = None) -> Deployment:
+        """A new schema (or directory); with ``reuse``, the one a ``--keep`` run left, kept again."""
+        data_dir = Path(reuse if reuse and store == "sqlite" else tempfile.mkdtemp(prefix="load-"))
+        schema = (reuse or f"load_{uuid.uuid4().hex[:10]}") if store == "postgres" else ""
+        keep = keep or reuse is not None
         env = {**os.environ, "CONVENTIONS_STORE": store, "CONVENTIONS_DATA_DIR": str(data_dir),
                "CONVENTIONS_LOG_FORMAT": "json", "CONVENTIONS_WEB_SECRET": secrets.token_hex(16)}  # fmt: skip
         env.pop("CONVENTIONS_TODAY", None)  # real time: a live deployment
@@ -92,7 +98,7 @@ class Deployment:
 
             env |= {"CONVENTIONS_POSTGRES_DBNAME": "test", "CONVENTIONS_POSTGRES_SCHEMA": schema}
             with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         return cls(store, schema, data_dir, keep, env)
 
     def settings(self) -> Settings:
@@ -176,22 +182,27 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 # ---------------------------------------------------------------------------- seeding
-def seed(dep: Deployment, conventions: int, today: date) -> dict[str, Any]:
-    """The portfolio (``conventions simulate``, three years up to yesterday), one operator per CPAM."""
+def seed(dep: Deployment, conventions: int, today: date, reuse: bool) -> dict[str, Any]:
+    """The portfolio (``conventions simulate``, three years up to yesterday; none when reusing a
+    kept store), and one new operator per CPAM."""
     started = time.perf_counter()
     start, end = today - timedelta(days=3 * 365), today - timedelta(days=1)
-    sim = dep.cli("simulate", "--from", start.isoformat(), "--to", end.isoformat(), "--conventions", str(conventions),
-                  "--json")  # fmt: skip
-    report = json.loads(sim.stdout)
-    tokens = {}
+    report = None
+    if not reuse:
+        sim = dep.cli("simulate", "--from", start.isoformat(), "--to", end.isoformat(), "--conventions",
+                      str(conventions), "--json")  # fmt: skip
+        report = json.loads(sim.stdout)
+    tokens, users = {}, {}
+    run_id = uuid.uuid4().hex[:6]
     for cpam, _ in CPAMS:
-        added = dep.cli("users", "add", f"op{cpam}", "--role", "operator", "--cpam", cpam, "--json")
+        users[cpam] = f"load{run_id}-op{cpam}"
+        added = dep.cli("users", "add", users[cpam], "--role", "operator", "--cpam", cpam, "--json")
         tokens[cpam] = json.loads(added.stdout)["token"]
     app = build_app(dep.settings())
     by_cpam: dict[str, list[str]] = defaultdict(list)
     for _, signed in app.log_after(0, [ev.Signed.TOPIC]):
         by_cpam[signed.cpam_code].append(str(signed.originator_id))
-    return {"seconds": round(time.perf_counter() - started, 1), "events": app.head(), "tokens": tokens,
+    return {"seconds": round(time.perf_counter() - started, 1), "events": app.head(), "tokens": tokens, "users": users,
             "ids": dict(by_cpam), "simulation": report}  # fmt: skip
 
 
@@ -240,14 +251,8 @@ class Client:
         self.tally.add(kind, time.perf_counter() - t0, status_of(r))
         return r
 
-    def step(self) -> None:
-        draw = self.rng.random()
-        for kind, share in READS:
-            if draw < share:
-                getattr(self, kind)()
-                return
-            draw -= share
-        self.command()
+    def step(self, mix: dict[str, float]) -> None:
+        getattr(self, self.rng.choices(list(mix), list(mix.values()))[0])()
 
     def list(self) -> None:
         params: dict[str, Any] = {"page": self.rng.randint(1, 3), "per_page": 50}
@@ -307,21 +312,24 @@ class Client:
         return "objective", "objectives", {"from_year": year, "target_patients": target, "on": today}
 
 
-def drive(url: str, seed_: dict[str, Any], clients: int, seconds: float, ping: bool, today: date) -> Tally:
-    """``clients`` threads for ``seconds``: the mix, or ``GET /ping`` alone."""
+def drive(url: str, seed_: dict[str, Any], clients: int, seconds: float, mix: dict[str, float] | None,
+          today: date) -> Tally:  # fmt: skip
+    """``clients`` threads for ``seconds``: the mix, or ``GET /ping`` alone (``mix`` None)."""
     tally = Tally()
     cpams = sorted(seed_["ids"])
     stop = time.monotonic() + seconds
 
     def run(i: int) -> None:
         cpam = cpams[i % len(cpams)]
-        client = Client(url, f"op{cpam}", seed_["tokens"][cpam], seed_["ids"][cpam], tally, random.Random(i), today)
+        client = Client(
+            url, seed_["users"][cpam], seed_["tokens"][cpam], seed_["ids"][cpam], tally, random.Random(i), today
+        )
         with client.http:
             while time.monotonic() < stop:
-                if ping:
+                if mix is None:
                     client.request("ping", "GET", "/ping")
                 else:
-                    client.step()
+                    client.step(mix)
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(run, range(clients)))
@@ -445,7 +453,7 @@ def phase(dep: Deployment, seeded: dict[str, Any], args: argparse.Namespace, pin
     pids = dep.server_pids()
     cpu0, own0, wall0, load0 = cpu_seconds(pids), _own_cpu(), time.time(), os.getloadavg()[0]
     seconds = args.ping_seconds if ping else args.seconds
-    tally = drive(dep.url, seeded, args.clients, seconds, ping, date.today())
+    tally = drive(dep.url, seeded, args.clients, seconds, None if ping else args.mix, date.today())
     wall = time.time() - wall0
     result = figures(tally, wall)
     result |= {
@@ -462,12 +470,13 @@ def _own_cpu() -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    dep = Deployment.create(args.store, args.keep)
+    dep = Deployment.create(args.store, args.keep, args.reuse)
     summary: dict[str, Any] = {"store": args.store, "schema": dep.schema or None, "data_dir": str(dep.data_dir),
-                               "clients": args.clients, "workers": args.workers, "cpus": os.cpu_count()}  # fmt: skip
+                               "clients": args.clients, "workers": args.workers, "cpus": os.cpu_count(),
+                               "mix": args.mix, "reused": args.reuse is not None}  # fmt: skip
     try:
         print(f"seeding {args.conventions} conventions ({args.store} {dep.schema})...", file=sys.stderr)
-        seeded = seed(dep, args.conventions, date.today())
+        seeded = seed(dep, args.conventions, date.today(), args.reuse is not None)
         summary["seed"] = {"conventions": sum(map(len, seeded["ids"].values())), "events": seeded["events"],
                            "seconds": seeded["seconds"]}  # fmt: skip
         print(f"seeded: {summary['seed']}; serving with {args.workers} workers...", file=sys.stderr)
@@ -534,7 +543,12 @@ def main() -> None:
     parser.add_argument("--conventions", type=int, default=1000)
     parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--keep", action="store_true", help="keep the schema (or directory) for inspection")
+    parser.add_argument("--reuse", metavar="SCHEMA_OR_DIR", help="load the store a --keep run left (no seeding)")
+    parser.add_argument("--mix", default=MIX, help=f"kind:weight,... (default {MIX})")
     args = parser.parse_args()
+    args.mix = {kind: float(weight) for kind, weight in (part.split(":") for part in args.mix.split(","))}
+    if not set(args.mix) <= {"list", "convention", "dashboard", "command"}:
+        parser.error("--mix: kinds are list, convention, dashboard, command")
     args.ping_seconds = args.ping_seconds or args.seconds
     summary = run(args)
     print(table(summary), file=sys.stderr)
