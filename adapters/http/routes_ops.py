@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from adapters.http.schemas import Health, Ready
 from adapters.http.services import Services, services
@@ -14,6 +14,13 @@ router = APIRouter(tags=["operations"])
 @router.get("/health", response_model=Health, summary="Le processus répond")
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/ping", status_code=204, response_class=Response, summary="Rien : le plafond de la pile HTTP")
+def ping() -> Response:
+    """Answers 204 without touching the store or the token: what the HTTP stack alone costs
+    (uvicorn, middleware, routing), the ceiling ``bench/load.py`` measures the API against."""
+    return Response(status_code=204)
 
 
 @router.get(
