@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.utils import get_topic
 
@@ -180,9 +180,27 @@ def build_read_models(settings: Settings | None = None, app: ConventionsApp | No
     from adapters.http.read_models import ProjectionReadModels
 
     settings = settings or Settings()
-    return ProjectionReadModels(
-        build_projections(settings, app or build_app(settings)), catch_up=settings.projections_mode() == "inline"
-    )
+    runner = build_projections(settings, app or build_app(settings))
+    inline = settings.projections_mode() == "inline"
+    if settings.store == "postgres" and not inline:  # the API only reads: requests read at once
+        runner.store.read_in_parallel(_postgres_pool(settings, "conventions-read-models", settings.postgres_pool_size))
+    return ProjectionReadModels(runner, catch_up=inline)
+
+
+def _postgres_pool(settings: Settings, name: str, size: int) -> Any:
+    """A pool of connections to the deployment's PostgreSQL database and schema."""
+    from psycopg_pool import ConnectionPool
+
+    kwargs: dict[str, Any] = {
+        "host": settings.postgres_host, "port": settings.postgres_port, "user": settings.postgres_user,
+        "dbname": settings.postgres_dbname, "password": settings.postgres_password or None, "application_name": name,
+    }  # fmt: skip
+    if settings.postgres_schema:
+        kwargs["options"] = f"-c search_path={settings.postgres_schema}"
+    return ConnectionPool(
+        kwargs={k: v for k, v in kwargs.items() if v is not None}, min_size=1, max_size=max(size, 1), open=True,
+        name=name, timeout=5,  # database away: a 503 in seconds, not a request held 30 s
+    )  # fmt: skip
 
 
 def build_services(

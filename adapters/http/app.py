@@ -127,6 +127,10 @@ class Methods:
         self.app = app
         self.router = router
 
+    def takes(self, scope: Scope) -> bool:
+        """Whether a route (or a mount) takes the request's own method on its path."""
+        return any(route.matches(scope)[0] is Match.FULL for route in self.router.routes)
+
     def allowed(self, scope: Scope) -> list[str] | None:
         """The methods the path takes (empty: no route knows it; None: a mount decides)."""
         allowed = []
@@ -164,8 +168,11 @@ class Methods:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        allowed = self.allowed(scope)
         method = scope["method"]
+        if method not in ("HEAD", "OPTIONS") and self.takes(scope):  # the usual case: one match, as the router's
+            await self.app(scope, receive, send)
+            return
+        allowed = self.allowed(scope)
         if not allowed or method in allowed and method not in ("HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return

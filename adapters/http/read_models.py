@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -81,7 +81,9 @@ class ProjectionReadModels:
         self.store = runner.store
         self.inline_catch_up = inline_catch_up if catch_up else 0
         self.catch_up = catch_up
-        self._lock = threading.Lock()
+        # One connection, one request at a time; a follower writing and a pool to read from: at once.
+        parallel = not catch_up and self.store.readers is not None
+        self._lock: AbstractContextManager[Any] = nullcontext() if parallel else threading.Lock()
         self._as_of: tuple[int, datetime | None] = (0, None)
 
     def _fresh(self) -> dict[str, Any]:

@@ -140,6 +140,7 @@ class ProjectionStore:
         self._sealer: Sealer | None = None
         self.sealer = sealer
         self.reconnect: Callable[[], Any] | None = None  # PostgreSQL: how to open the connection again
+        self.readers: Any = None  # PostgreSQL: a pool the queries read from (``read_in_parallel``)
         with self.transaction() as tx:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
@@ -220,6 +221,8 @@ class ProjectionStore:
             self.conn = self.reconnect()
 
     def close(self) -> None:
+        if self.readers is not None:
+            self.readers.close()
         self.conn.close()
 
     # ------------------------------------------------------------------ transactions
@@ -291,10 +294,18 @@ class ProjectionStore:
             raise
         writer.close()
 
+    def read_in_parallel(self, pool: Any) -> None:
+        """PostgreSQL: queries take a connection of ``pool`` (a psycopg_pool.ConnectionPool), so
+        several requests read at once; writes (catch-up, rebuild) keep the store's own connection."""
+        self.readers = pool
+
     @contextmanager
     def reading(self) -> Iterator[Tx]:
         """A read-only snapshot for queries."""
-        if self.dialect == "sqlite":
+        if self.readers is not None:
+            with self.readers.connection() as conn, conn.transaction(force_rollback=True), conn.cursor() as cur:
+                yield Tx(self, cur)
+        elif self.dialect == "sqlite":
             cur = self.conn.cursor()
             cur.execute("BEGIN")
             try:
