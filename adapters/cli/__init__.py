@@ -9,6 +9,7 @@ from adapters.cli import (
     convention_commands,
     export_commands,
     http_commands,
+    init_commands,
     projection_commands,
     scheduler_commands,
 )
@@ -28,6 +29,7 @@ for module in (
     http_commands,
     export_commands,
     audit_commands,
+    init_commands,
 ):
     module.register(app)
 
