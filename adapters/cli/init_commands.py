@@ -140,7 +140,7 @@ STATES = {"built": "construite", "rebuilt": "reconstruite (colonnes changées)",
 
 
 def init(data_dir: DataDir = None, as_json: Json = False) -> None:
-    """Créer ou mettre à niveau le stockage (schéma, événements, vues, utilisateurs, ordonnanceur) ; sans effet la seconde fois."""
+    """Créer ou mettre à niveau le stockage (schéma, événements, vues, utilisateurs) ; rejouable sans effet."""
     report = initialise(settings_for(data_dir))
     if as_json:
         print_json({**asdict(report), "changed": report.changed})
