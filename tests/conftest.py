@@ -123,3 +123,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def store_env(store_settings: Settings) -> dict[str, str]:
     """``store_settings`` as the environment of a ``conventions`` command."""
     return settings_env(store_settings)
+
+
+@pytest.fixture
+def store_in_env(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """``store_settings``, also set in this process's environment: every ``conventions`` command the
+    test invokes (CliRunner, subprocess inheriting it) opens that store."""
+    for key, value in settings_env(store_settings).items():
+        monkeypatch.setenv(key, value)
+    return store_settings
