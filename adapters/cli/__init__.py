@@ -10,6 +10,7 @@ from adapters.cli import (
     export_commands,
     http_commands,
     import_commands,
+    init_commands,
     projection_commands,
     replay_commands,
     scheduler_commands,
@@ -34,6 +35,7 @@ for module in (
     audit_commands,
     replay_commands,
     snapshot_commands,
+    init_commands,
 ):
     module.register(app)
 

@@ -94,7 +94,27 @@ def make_api(settings: Settings, clock: FixedClock) -> Api:
     return api
 
 
+ON_EACH_STORE = pytest.mark.parametrize(
+    "api", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+"""For the tests whose HTTP reads or writes go through storage: the ``api`` on SQLite files and on a
+PostgreSQL schema instead of the in-memory store."""
+
+
 @pytest.fixture
-def api(tmp_path: Any) -> Iterator[Api]:
+def api(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Api]:
+    """The API on the in-memory store, or on the store ``ON_EACH_STORE`` gives (closed afterwards,
+    so a PostgreSQL schema is dropped with no connection left on it)."""
     clock = FixedClock(TODAY)
-    yield make_api(Settings(store="memory", data_dir=tmp_path / "data"), clock)
+    store = getattr(request, "param", "memory")
+    if store == "memory":
+        yield make_api(Settings(store="memory", data_dir=tmp_path / "data"), clock)
+        return
+    api = make_api(request.getfixturevalue(f"{'pg' if store == 'postgres' else store}_settings"), clock)
+    try:
+        yield api
+    finally:
+        services = api.client.app.state.services
+        services.users.close()
+        services.read_models.runner.store.close()
+        api.app.close()

@@ -15,7 +15,7 @@ from adapters.cli import app as cli
 from adapters.cli.intentions import options, spelling
 from adapters.http.schemas import REQUEST_BODIES
 from domain.commands import COMMANDS, Command, ConventionCommand, Hire, Sign
-from tests.api.conftest import Api
+from tests.api.conftest import ON_EACH_STORE, Api
 
 SHARED_OPTIONS = {"--data-dir", "--actor", "--reason", "--command-id", "--json"}
 
@@ -87,6 +87,7 @@ def test_the_cli_and_the_api_build_the_same_command(monkeypatch: pytest.MonkeyPa
     assert handled[0].arguments() == posted.arguments() and handled[0].reason == posted.reason == "embauche"
 
 
+@ON_EACH_STORE
 def test_record_due_over_http_records_what_fell_due_once_and_never_the_future(api: Api) -> None:
     """RecordDue (POST /conventions/{id}/dues): up to today by default, idempotent, not after today (R21)."""
     api.clock.today = date(2026, 3, 15)  # year 2 started on 2026-03-01: y2-full, reviews...
@@ -103,6 +104,7 @@ def test_record_due_over_http_records_what_fell_due_once_and_never_the_future(ap
     assert len(api.events(api.a)) == r.json()["version"]
 
 
+@ON_EACH_STORE  # the receipt is an event of the log
 def test_record_due_is_a_command_like_the_others_receipt_and_version(api: Api) -> None:
     api.clock.today = date(2026, 3, 15)
     version = len(api.events(api.a))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import RPPS, Api, seed_convention
+from tests.api.conftest import ON_EACH_STORE, RPPS, Api, seed_convention
+
+pytestmark = ON_EACH_STORE  # every test here reads the read models through HTTP
 
 
 def test_list_search_filters_sort_and_paging(api: Api) -> None:

@@ -10,7 +10,7 @@ from markupsafe import escape
 
 from adapters.settings import Settings
 from adapters.web.routes_forms import BY_RESOURCE
-from tests.api.conftest import RPPS, TODAY, Api, make_api, seed_convention
+from tests.api.conftest import ON_EACH_STORE, RPPS, TODAY, Api, make_api, seed_convention
 from tests.conftest import FixedClock
 
 
@@ -99,6 +99,7 @@ def test_the_recorded_banner_is_shown_only_for_what_the_user_recorded(api: Api) 
     assert 'data-testid="done"' not in api.client.get(done.headers["location"]).text
 
 
+@ON_EACH_STORE  # a revocation goes through the users table
 def test_sign_out_and_revocation_end_the_session(api: Api) -> None:
     signed_in(api, "op281")
     page = api.client.get("/web/conventions")
@@ -137,6 +138,7 @@ def test_every_command_has_its_form(api: Api) -> None:
     assert api.client.get("/web/conventions/nouvelle").status_code == 200
 
 
+@ON_EACH_STORE
 def test_the_dashboard_is_recomputed_when_something_is_recorded(api: Api) -> None:
     signed_in(api, "admin")
     before = api.client.get("/web/tableau-de-bord").text

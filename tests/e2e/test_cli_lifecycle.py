@@ -1,4 +1,4 @@
-"""The CLI as an operator uses it, on the SQLite default store in a temporary data directory."""
+"""The CLI as an operator uses it, on SQLite (a temporary data directory) and on PostgreSQL (a schema)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ from tests.helpers import cli_invoker
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # noqa: ANN201
+def run(store_env: dict[str, str]):  # noqa: ANN201
     # a virtual today after the scripted facts (R21: none is dated after today)
-    return cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2029-01-02"})
+    return cli_invoker({**store_env, "CONVENTIONS_TODAY": "2029-01-02"})
+
+
+SQLITE_ONLY = pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+"""For the simulator (``estimate``), which reads no store: once is enough."""
 
 
 def history_len(run, cid: str) -> int:  # noqa: ANN001
@@ -39,6 +43,7 @@ AMOUNTS = {
 }
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("tier", ["BASE", "RAISED", "MAX"])
 @pytest.mark.parametrize(("regime", "option"), list(AMOUNTS))
 def test_estimate_reproduces_the_amounts_table(run, regime: str, option: str, tier: str) -> None:  # noqa: ANN001
@@ -56,6 +61,7 @@ def test_estimate_reproduces_the_amounts_table(run, regime: str, option: str, ti
     assert {r["regime"] for r in out["years"]} == {"A7-2019" if regime == "A7" else "C-2024"}
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(("tier", "year3"), [("BASE", "7350.00"), ("RAISED", "8767.00"), ("MAX", "12600.00")])
 def test_estimate_third_moves_to_c2024_at_the_anniversary(run, tier: str, year3: str) -> None:  # noqa: ANN001
     """R3: a THIRD convention (signable before 2023-05-01) gets C-2024 amounts for years starting
@@ -65,6 +71,7 @@ def test_estimate_third_moves_to_c2024_at_the_anniversary(run, tier: str, year3:
     assert out["years"][2]["amount"] == year3
 
 
+@SQLITE_ONLY
 def test_estimate_attainment_and_refusal(run) -> None:  # noqa: ANN001
     out = json.loads(run("estimate", "--option", "FULL", "--tier", "BASE", "--effective", "2025-03-01",
                          "--attainment", "0.4", "--years", "3", "--json"))  # fmt: skip

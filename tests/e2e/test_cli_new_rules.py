@@ -4,7 +4,6 @@ secretary turned assistant and the declaration of her replacement."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ SIGN = [
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # noqa: ANN201
-    return cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "data"), "CONVENTIONS_TODAY": "2025-12-31"})
+def run(store_env: dict[str, str]):  # noqa: ANN201
+    return cli_invoker({**store_env, "CONVENTIONS_TODAY": "2025-12-31"})
 
 
 def test_r27_sign_without_a_target_derives_it_or_asks_for_it(run) -> None:  # noqa: ANN001

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from uuid import UUID
 
 from typer.testing import CliRunner
@@ -34,8 +33,8 @@ def sign(app, number: str, rpps: str, effective: date) -> UUID:  # noqa: ANN001
     )["id"])  # fmt: skip
 
 
-def test_due_lists_the_alerts_an_operator_must_act_on(tmp_path: Path) -> None:
-    settings = Settings(store="sqlite", data_dir=tmp_path / "data")
+def test_due_lists_the_alerts_an_operator_must_act_on(store_in_env: Settings) -> None:
+    settings = store_in_env
     app = build_app(settings)
     a = sign(app, "Q-1", "10000000009", date(2024, 1, 1))  # never hires
     b = sign(app, "Q-2", "10000000017", date(2024, 1, 1))
@@ -69,8 +68,8 @@ def test_due_lists_the_alerts_an_operator_must_act_on(tmp_path: Path) -> None:
     assert "À traiter" in invoke("due", "--today", today.isoformat(), "--data-dir", str(settings.data_dir))
 
 
-def test_simulate_then_the_scheduler_catches_up_once(tmp_path: Path) -> None:
-    data = str(tmp_path / "data")
+def test_simulate_then_the_scheduler_catches_up_once(store_in_env: Settings) -> None:
+    data = str(store_in_env.data_dir)
     out = json.loads(invoke("simulate", "--from", "2024-01-01", "--to", "2024-12-31", "--conventions", "8",
                             "--seed", "4", "--json", "--data-dir", data))  # fmt: skip
     assert out["signed"] == 8 and out["days"] == 366 and out["due_events"] > 0
@@ -81,7 +80,7 @@ def test_simulate_then_the_scheduler_catches_up_once(tmp_path: Path) -> None:
     day = (date(2024, 12, 31) + timedelta(days=70)).isoformat()
     result = runner.invoke(cli, ["scheduler", "--once", "--today", day, "--data-dir", data], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    app = build_app(Settings(store="sqlite", data_dir=tmp_path / "data"))
+    app = build_app(store_in_env)
 
     def recorded_by_the_run() -> int:
         return sum(1 for cid in app.convention_ids() for e in app.history(cid) if e.command_id == f"due:{day}")
@@ -94,12 +93,12 @@ def test_simulate_then_the_scheduler_catches_up_once(tmp_path: Path) -> None:
     assert queue["count"] == len(queue["items"]) > 0 and all("convention_id" in i for i in queue["items"])
 
 
-def test_simulate_records_the_given_actor_and_reason(tmp_path: Path) -> None:
-    data = str(tmp_path / "data")
+def test_simulate_records_the_given_actor_and_reason(store_in_env: Settings) -> None:
+    data = str(store_in_env.data_dir)
     args = ["simulate", "--from", "2024-01-01", "--to", "2024-02-29", "--conventions", "3", "--seed", "5",
             "--actor", "bob", "--reason", "essai", "--data-dir", data]  # fmt: skip
     assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
-    app = build_app(Settings(store="sqlite", data_dir=tmp_path / "data"))
+    app = build_app(store_in_env)
     events = [e for cid in app.convention_ids() for e in app.history(cid)]
     operator = {(e.actor, e.reason.split(" : ")[0]) for e in events if e.actor != "scheduler"}
     assert operator == {("bob", "essai")} and len(events) > 3

@@ -37,9 +37,9 @@ def invoke(*args: str, code: int = 0) -> Any:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> tuple[Path, list[UUID]]:
-    """Four conventions on SQLite; C-1 (CPAM 281) unprocessable, C-3 in CPAM 751."""
-    settings = Settings(store="sqlite", data_dir=tmp_path / "data")
+def data(store_in_env: Settings) -> tuple[Path, list[UUID]]:
+    """Four conventions (on each store); C-1 (CPAM 281) unprocessable, C-3 in CPAM 751."""
+    settings = store_in_env
     app = build_app(settings, clock=lambda: TODAY)
     ids = [sign(app, 0), sign(app, 1), sign(app, 2), sign(app, 3, cpam="751")]
     make_unprocessable(app, ids[1])
@@ -96,7 +96,7 @@ def test_unprocessable_convention_stops_no_one(data: tuple[Path, list[UUID]], tm
     # The HTTP API on the same store: 200 with the others' figures, the unprocessable one named.
     from adapters.http.app import create_app
 
-    api = create_app(Settings(store="sqlite", data_dir=data_dir), FixedClock(TODAY))
+    api = create_app(Settings(), FixedClock(TODAY))  # the store of the environment (store_in_env)
     users = api.state.services.users
     admin, op751 = users.add("admin", "admin", [])[1], users.add("op751", "operator", ["751"])[1]
     client = TestClient(api)
