@@ -16,16 +16,15 @@ is ever stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.importer import parallel
 from adapters.importer.plan import Context, RowError, RowPlan, plan_row
 from adapters.importer.reader import Row, Table, read_table
+from adapters.importer.steps import decide, store_rows
 from domain.application import ConventionsApp, Decided
-from domain.errors import ConcurrentModification
-from domain.identifiers import convention_id
-
-BATCH_ROWS = 200  # rows saved per transaction
 
 
 class Progress:
@@ -65,8 +64,14 @@ def import_file(
     skip_invalid: bool = False,
     check: bool = False,
     progress: Progress | None = None,
+    workers: int = 1,
+    open_app: Callable[[], ConventionsApp] | None = None,
 ) -> Report:
-    """Import ``path`` (see the module's docstring). ``FileRefused`` when the file as a whole cannot be."""
+    """Import ``path`` (see the module's docstring). ``FileRefused`` when the file as a whole cannot be.
+
+    ``workers`` > 1: the rules and the store are run by that many worker processes, each on its own
+    application opened by ``open_app`` over the same store (``adapters.importer.parallel``); one
+    worker, no ``open_app`` or an in-memory store: in this process, on ``app``."""
     progress = progress or Progress()
     table = read_table(path)
     report = Report(table)
@@ -75,10 +80,14 @@ def import_file(
     if report.errors and not skip_invalid:
         return report
     report.rules_checked = True
-    decided = _decide_rows(app, plans, report, progress)
-    if check or (report.errors and not skip_invalid):
+    may_store = lambda: not check and (not report.errors or skip_invalid)  # noqa: E731 - once the rules ran
+    if (n := parallel.workers_for(app, open_app, workers, len(plans))) > 1:
+        assert open_app is not None
+        parallel.decide_and_store(open_app, plans, report, progress, workers=n, may_store=may_store)
         return report
-    _store(app, decided, report, progress)
+    decided = _decide_rows(app, plans, report, progress)
+    if may_store():
+        _store(app, decided, report, progress)
     return report
 
 
@@ -116,7 +125,7 @@ def _decide_rows(
     progress.phase("Règles métier", len(plans))
     decided: list[tuple[RowPlan, Decided]] = []
     for plan in plans:
-        outcome = _decide(app, plan)
+        outcome = decide(app, plan)
         if isinstance(outcome, RowError):
             report.errors.append(outcome)
         elif outcome is None:
@@ -128,57 +137,9 @@ def _decide_rows(
     return decided
 
 
-def _decide(app: ConventionsApp, plan: RowPlan) -> Decided | RowError | None:
-    """The row decided (not saved), its first refusal, or None when it is already imported."""
-    line = plan.row.line
-    signed = app.signature(convention_id(plan.cpam, plan.number))
-    if signed is not None:
-        if signed.command_id == plan.sign_command_id:
-            return None
-        message = (
-            f"la convention n° {plan.number} de la CPAM {plan.cpam} existe déjà (signée le "
-            f"{signed.effective_date:%d/%m/%Y}, enregistrée par {signed.actor}) avec d'autres valeurs."
-        )
-        return RowError(line, "number", plan.number, message)
-    decided = app.decide_all(plan.steps)
-    if decided.refused is not None:
-        index, error = decided.refused
-        column = plan.columns[index]
-        return RowError(line, column, plan.row.values.get(column, ""), f"{error.message} [{error.code}]")
-    return _check_amounts(plan, decided)
-
-
-def _check_amounts(plan: RowPlan, decided: Decided) -> Decided | RowError:
-    """A payment written must be the amount the rules give for its instalment (R3, R6)."""
-    conv = decided.convention
-    assert conv is not None
-    for index, written in plan.payments.items():
-        instalment = plan.steps[index][0].instalment  # type: ignore[attr-defined]
-        due = abs(conv.instalments[instalment].amount)
-        if due != written:
-            message = f"échéance {instalment} : {written} € écrits, {due} € selon les règles."
-            return RowError(plan.row.line, "payments", plan.row.values.get("payments", ""), message)
-    return decided
-
-
 def _store(app: ConventionsApp, decided: list[tuple[RowPlan, Decided]], report: Report, progress: Progress) -> None:
     progress.phase("Enregistrement", len(decided))
-    for start in range(0, len(decided), BATCH_ROWS):
-        batch = decided[start : start + BATCH_ROWS]
-        try:
-            app.save_decided(*(d for _, d in batch))
-        except ConcurrentModification:
-            _store_one_by_one(app, batch, report)
-        progress.advance(len(batch))
+    for plan, error in store_rows(app, decided, progress.advance):
+        report.imported.remove(plan)
+        report.errors.append(error)
     report.stored = bool(report.imported)
-
-
-def _store_one_by_one(app: ConventionsApp, batch: list[tuple[RowPlan, Decided]], report: Report) -> None:
-    """A batch someone else's write made fail: each row alone, so only the conflicting rows fail
-    (whole: a row is one transaction); importing the file again retries them."""
-    for plan, decided in batch:
-        try:
-            app.save_decided(decided)
-        except ConcurrentModification as error:
-            report.imported.remove(plan)
-            report.errors.append(RowError(plan.row.line, "number", plan.number, f"{error.message} [{error.code}]"))

@@ -210,3 +210,87 @@ def test_a_100000_line_file_gets_a_clear_report_and_nothing_stored(tmp_path: Pat
     assert "rien n'a été enregistré" in report["verdict"]
     assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").count("\n") == 3
     assert stored_events(data) == 0
+
+
+# ----------------------------------------------------------------------------- --workers (issue 12: speed)
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts the parallel path ran with (empty: the rows were decided in this process)."""
+    from adapters.importer import parallel
+
+    runs: list[int] = []
+    real = parallel.decide_and_store
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        runs.append(kwargs["workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "decide_and_store", recorded)
+    return runs
+
+
+def log_by_stream(data: Path) -> dict[str, list[dict]]:
+    """Every stored event (conventions, doctors' registrations, receipts) per stream, in version
+    order, as its fields say (the wall-clock ``timestamp`` aside)."""
+    streams: dict[str, list[dict]] = {}
+    for _, event in build_app(Settings(data_dir=data)).log_after():
+        fields = event.model_dump(mode="json", exclude={"timestamp"})
+        streams.setdefault(fields.pop("originator_id"), []).append({"type": type(event).__name__, **fields})
+    return streams
+
+
+def test_two_workers_store_the_same_events_as_one_and_the_audit_passes(tmp_path: Path, spy: list[int]) -> None:
+    """The sample (24 conventions) imported by one process and by two: the same streams, each with the
+    same events (types, effective dates, amounts, every field but the wall clock), chained so that
+    ``conventions verify`` (books, hash chain, rules R1-R29, read models) finds nothing."""
+    one = cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "one"), "CONVENTIONS_TODAY": TODAY})
+    two = cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "two"), "CONVENTIONS_TODAY": TODAY})
+    first = json.loads(one("import", str(SAMPLE), "--json", "--workers", "1"))
+    assert spy == []
+    second = json.loads(two("import", str(SAMPLE), "--json", "--workers", "2"))
+    assert spy == [2]
+    assert second["imported"] == first["imported"] and len(first["imported"]) == 24  # in the file's order
+    streams = log_by_stream(tmp_path / "one")
+    assert log_by_stream(tmp_path / "two") == streams
+    cid = str(convention_id("451", "C-2024-00001"))
+    assert {"Signed", "InstalmentDue", "PaymentRecorded"} <= {e["type"] for e in streams[cid]}
+    assert any(e.get("amount") for e in streams[cid])  # amounts are compared, not only types
+    audit = json.loads(two("verify", "--json", "--workers", "1"))
+    assert audit["parts"] == ["books", "chain", "rules", "projections"] and audit["ok"]
+    again = json.loads(two("import", str(SAMPLE), "--json", "--workers", "2"))
+    assert again["imported"] == [] and len(again["already_imported"]) == 24
+
+
+def test_a_rule_refusal_in_one_worker_stores_nothing_from_any(run, tmp_path: Path, data: Path, spy: list[int]) -> None:  # noqa: ANN001
+    """All or nothing across processes: row 2 (worker 2 of 2) breaks R3; rows 1 and 3, decided cleanly
+    by worker 1, are not stored either. With --skip-invalid, both workers store their good rows."""
+    rows = [
+        ROW,
+        ROW | {"number": "IMP-2", "rpps": "10000000017", "payments": "2025-03-20:y1-full:36000"},
+        ROW | {"number": "IMP-3", "rpps": "10000000025"},
+    ]
+    path = write(tmp_path / "rules.csv", rows)
+    report = cli_stdout(data, path, "--workers", "2")
+    assert spy == [2]
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "payments")]
+    assert "38000.00 € selon les règles" in report["errors"][0]["message"]
+    assert not report["stored"] and stored_events(data) == 0
+    out = imported(run, path, "--workers", "2", "--skip-invalid")
+    assert [c["number"] for c in out["imported"]] == ["IMP-1", "IMP-3"] and out["rejected_lines"] == [3]
+    assert json.loads(run("show", str(convention_id("281", "IMP-3")), "--json"))["number"] == "IMP-3"
+
+
+def test_a_worker_that_fails_while_deciding_stops_the_import_with_nothing_stored(tmp_path: Path) -> None:
+    from adapters.importer import parallel
+    from adapters.importer.run import import_file
+
+    settings = Settings(data_dir=tmp_path / "data")
+    app = build_app(settings, clock=lambda: date.fromisoformat(TODAY))
+    rows = [ROW, ROW | {"number": "IMP-2", "rpps": "10000000017"}]
+
+    def broken() -> object:
+        raise OSError("base inaccessible")
+
+    with pytest.raises(parallel.WorkerFailed, match="base inaccessible"):
+        import_file(app, write(tmp_path / "c.csv", rows), actor="import:test", workers=2, open_app=broken)  # type: ignore[arg-type]
+    assert app.head() == 0
