@@ -23,6 +23,7 @@ import argparse
 import csv
 import os
 import platform
+import resource
 import tempfile
 import time
 from datetime import date
@@ -75,6 +76,7 @@ def run(path: Path, data: Path, workers: int, rows: int) -> None:
     app = build_app(settings, clock=lambda: TODAY)
     phases = Phases()
     load = os.getloadavg()[0]
+    cpu = _cpu()
     start = time.perf_counter()
     report = importer.import_file(
         app, path, actor="import:bench", progress=phases, workers=workers,
@@ -82,12 +84,19 @@ def run(path: Path, data: Path, workers: int, rows: int) -> None:
     )  # fmt: skip
     end = time.perf_counter()
     assert not report.errors and len(report.imported) == rows, report.errors[:3]
-    total, events = end - start, app.head()
+    total, events, cpu = end - start, app.head(), _cpu() - cpu
     print(f"{workers} worker(s), load {load:.1f} -> {os.getloadavg()[0]:.1f}: {rows} rows, {events} events stored "
           f"(receipts included) in {total:.1f} s: {rows / total:.0f} rows/s")  # fmt: skip
+    print(f"  CPU (workers included): {cpu:.1f} s")
     marks = [*phases.marks, ("end", end)]
     for (name, t0), (_, t1) in zip(marks, marks[1:], strict=False):
         print(f"  {name:<26} {t1 - t0:6.1f} s")
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its ended children (the workers, once joined)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 if __name__ == "__main__":
