@@ -1,19 +1,21 @@
-"""Deciding and storing the rows in worker processes (``conventions import --workers N``).
+"""Reading, deciding and storing the rows in worker processes (``conventions import --workers N``).
 
-Deciding a row (about 36 commands) is the import's main cost, and once the file is checked the rows
-are independent: a CPAM + number, or an RPPS, is on one row at most (``run._duplicates``). So each
-of N forked workers opens its own application on the same store (``open_app``) and decides every
-N-th row; the parent keeps the report, in the file's order.
+Deciding a row (about 36 commands) is the import's main cost, and the rows are independent once the
+file's duplicates are refused (a CPAM + number, or an RPPS, on one row at most). So each of N forked
+workers opens its own application on the same store (``open_app``) and takes every N-th row: it
+reads it into its commands (``plan_row``) and sends back its CPAM, number and errors; the parent
+refuses the file's duplicates (``steps.checked``) and keeps the report, in the file's order.
 
-All-or-nothing holds across processes: a worker decides its whole share and stores nothing, sends
-its outcomes, then waits; only when every worker has sent them does the parent say ``store`` (no row
-refused, or ``--skip-invalid``) or ``stop``. Then each worker saves its own decided rows, the way
-the single process does (``steps.store_rows``: batches, a conflicting batch retried row by row), so
-every row is one transaction and its events are the ones one process would have stored; only their
-order in the log interleaves. A worker that fails while deciding stops them all before anything is
-stored; the error is raised here (``WorkerFailed``).
+All-or-nothing holds across processes: with a row refused by its form, the parent stops the workers
+(unless ``--skip-invalid``); otherwise each worker decides its whole share, stores nothing, sends its
+outcomes, then waits; only when every worker has sent them does the parent say ``store`` (no row
+refused, or ``--skip-invalid``) or ``stop``. Then each worker saves its own decided rows the way the
+single process does (``steps.store_rows``: batches, a conflicting batch retried row by row), so every
+row is one transaction and its events are the ones one process would have stored; only their order
+in the log interleaves. A worker that fails before the verdict stops them all with nothing stored;
+the error is raised here (``WorkerFailed``).
 
-Workers are started with ``fork`` (they inherit the checked rows, nothing to send them): POSIX only;
+Workers are started with ``fork`` (they inherit the file's rows, nothing to send them): POSIX only;
 elsewhere, or on an in-memory store (a fork would save into its own copy), one process does it all.
 """
 
@@ -22,12 +24,13 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from adapters.importer.plan import RowError, RowPlan
-from adapters.importer.steps import decide, store_rows
+from adapters.importer.plan import Context, RowError, RowPlan, plan_row
+from adapters.importer.reader import Row
+from adapters.importer.steps import checked, decide, store_rows
 from domain.application import ConventionsApp, Decided
 
 if TYPE_CHECKING:
@@ -50,42 +53,43 @@ def workers_for(app: ConventionsApp, open_app: Callable[[], ConventionsApp] | No
     return max(1, min(wanted, rows))
 
 
-def decide_and_store(
+def import_rows(
     open_app: Callable[[], ConventionsApp],
-    plans: list[RowPlan],
+    ctx: Context,
     report: Report,
     progress: Progress,
     *,
     workers: int,
+    skip_invalid: bool,
     may_store: Callable[[], bool],
 ) -> None:
-    """The rules, then (when ``may_store()`` once every row is decided) the store, by ``workers``
-    processes; ``report`` gets the outcomes in the plans' order."""
+    """The file's rows (``report.table``) read, decided and, when ``may_store()`` once every row is
+    decided, stored by ``workers`` processes; ``report`` gets the outcomes in the file's order."""
+    rows = report.table.rows
     context = multiprocessing.get_context("fork")
     sys.stdout.flush(), sys.stderr.flush()  # a child must not write what the parent had buffered
     pipes: list[Connection] = []
     processes = []
     for k in range(workers):
         parent_end, child_end = context.Pipe()
-        share = list(range(k, len(plans), workers))
-        process = context.Process(target=_work, args=(child_end, open_app, plans, share), daemon=True)
+        share = list(range(k, len(rows), workers))
+        process = context.Process(target=_work, args=(child_end, open_app, rows, ctx, share), daemon=True)
         process.start()
         child_end.close()
         pipes.append(parent_end)
         processes.append(process)
     storing = False
     try:
-        progress.phase("Règles métier", len(plans))
-        outcomes: dict[int, tuple[str, RowError | None]] = {}
-        for payload in _gather(pipes, "decided", progress).values():
-            outcomes.update(payload)
-        for index in sorted(outcomes):
-            _tell(report, plans[index], *outcomes[index])
-        store = may_store()
-        for pipe in pipes:
-            pipe.send("store" if store else "stop")
-        storing = store
-        if store:
+        plans = _checked(pipes, report, progress)
+        if report.errors and not skip_invalid:
+            _tell_all(pipes, ("stop", None))
+            return
+        report.rules_checked = True
+        _tell_all(pipes, ("decide", {i for i, plan in enumerate(plans) if plan.errors}))
+        _decided(pipes, plans, report, progress)
+        storing = may_store()
+        _tell_all(pipes, ("store" if storing else "stop", None))
+        if storing:
             progress.phase("Enregistrement", len(report.imported))
             for failed in _gather(pipes, "stored", progress).values():
                 for index, error in failed:
@@ -93,13 +97,40 @@ def decide_and_store(
                     report.errors.append(error)
             report.stored = bool(report.imported)
     except BaseException:
-        for process in processes if not storing else ():  # ours, by their handle: a decider has stored nothing
+        for process in processes if not storing else ():  # ours, by their handle: nothing stored yet
             if process.is_alive():
                 process.terminate()
         raise
     finally:
         for process in processes:
             process.join()
+
+
+def _checked(pipes: list[Connection], report: Report, progress: Progress) -> list[RowPlan]:
+    """Every row as read by the workers (their commands stay there), the file's duplicates refused:
+    a plan per row, in the file's order, its errors in ``report.errors``."""
+    rows = report.table.rows
+    progress.phase("Vérification des lignes", len(rows))
+    plans: list[RowPlan] = [RowPlan(row) for row in rows]
+    for payload in _gather(pipes, "read", progress).values():
+        for index, cpam, number, errors in payload:
+            plans[index].cpam, plans[index].number, plans[index].errors = cpam, number, errors
+    checked(plans, report.errors)
+    return plans
+
+
+def _decided(pipes: list[Connection], plans: list[RowPlan], report: Report, progress: Progress) -> None:
+    progress.phase("Règles métier", sum(1 for plan in plans if not plan.errors))
+    outcomes: dict[int, tuple[str, RowError | None]] = {}
+    for payload in _gather(pipes, "decided", progress).values():
+        outcomes.update(payload)
+    for index in sorted(outcomes):
+        _tell(report, plans[index], *outcomes[index])
+
+
+def _tell_all(pipes: list[Connection], message: tuple[str, Any]) -> None:
+    for pipe in pipes:
+        pipe.send(message)
 
 
 def _tell(report: Report, plan: RowPlan, kind: str, error: RowError | None) -> None:
@@ -133,13 +164,22 @@ def _gather(pipes: list[Connection], kind: str, progress: Progress) -> dict[Conn
     return got
 
 
-def _work(pipe: Connection, open_app: Callable[[], ConventionsApp], plans: list[RowPlan], share: list[int]) -> None:
-    """A worker: decide every row of ``share``, report, wait for the verdict, store on ``store``."""
+def _work(
+    pipe: Connection, open_app: Callable[[], ConventionsApp], rows: list[Row], ctx: Context, share: list[int]
+) -> None:
+    """A worker: read every row of ``share``, report; decide those the parent keeps, report; store on
+    the parent's ``store``."""
     try:
         app = open_app()
+        plans = {index: plan_row(rows[index], ctx) for index in _told(pipe, share)}
+        pipe.send(("read", [(i, plan.cpam, plan.number, plan.errors) for i, plan in plans.items()]))
+        order, refused = pipe.recv()
+        if order != "decide":
+            return
+        mine = [i for i in share if i not in refused]
         decided: list[tuple[RowPlan, Decided]] = []
         outcomes: dict[int, tuple[str, RowError | None]] = {}
-        for n, index in enumerate(share, 1):
+        for index in _told(pipe, mine):
             outcome = decide(app, plans[index])
             if isinstance(outcome, RowError):
                 outcomes[index] = (REFUSED, outcome)
@@ -148,14 +188,20 @@ def _work(pipe: Connection, open_app: Callable[[], ConventionsApp], plans: list[
             else:
                 outcomes[index] = (IMPORTED, None)
                 decided.append((plans[index], outcome))
-            if n % TELL_EVERY == 0:
-                pipe.send(("advance", TELL_EVERY))
-        pipe.send(("advance", len(share) % TELL_EVERY))
         pipe.send(("decided", outcomes))
-        if pipe.recv() != "store":
+        if pipe.recv()[0] != "store":
             return
-        where = {id(plans[index]): index for index in share}
+        where = {id(plans[index]): index for index in mine}
         failed = store_rows(app, decided, lambda k: pipe.send(("advance", k)))
         pipe.send(("stored", [(where[id(plan)], error) for plan, error in failed]))
     except BaseException:  # noqa: BLE001 - told to the parent, which raises it
         pipe.send(("failed", traceback.format_exc()))
+
+
+def _told(pipe: Connection, indexes: list[int]) -> Iterator[int]:
+    """``indexes``, telling the parent every ``TELL_EVERY`` of them (its progress bar)."""
+    for n, index in enumerate(indexes, 1):
+        yield index
+        if n % TELL_EVERY == 0:
+            pipe.send(("advance", TELL_EVERY))
+    pipe.send(("advance", len(indexes) % TELL_EVERY))

@@ -23,7 +23,7 @@ from pathlib import Path
 from adapters.importer import parallel
 from adapters.importer.plan import Context, RowError, RowPlan, plan_row
 from adapters.importer.reader import Row, Table, read_table
-from adapters.importer.steps import decide, store_rows
+from adapters.importer.steps import checked, decide, store_rows
 from domain.application import ConventionsApp, Decided
 
 
@@ -69,22 +69,22 @@ def import_file(
 ) -> Report:
     """Import ``path`` (see the module's docstring). ``FileRefused`` when the file as a whole cannot be.
 
-    ``workers`` > 1: the rules and the store are run by that many worker processes, each on its own
-    application opened by ``open_app`` over the same store (``adapters.importer.parallel``); one
+    ``workers`` > 1: the rows are checked, decided and stored by that many worker processes, each on its
+    own application opened by ``open_app`` over the same store (``adapters.importer.parallel``); one
     worker, no ``open_app`` or an in-memory store: in this process, on ``app``."""
     progress = progress or Progress()
     table = read_table(path)
     report = Report(table)
     ctx = Context(file_name=path.name, actor=actor, today=app.clock())
+    may_store = lambda: not check and (not report.errors or skip_invalid)  # noqa: E731 - once the rules ran
+    if (n := parallel.workers_for(app, open_app, workers, len(table.rows))) > 1:
+        assert open_app is not None
+        parallel.import_rows(open_app, ctx, report, progress, workers=n, skip_invalid=skip_invalid, may_store=may_store)
+        return report
     plans = _plan_rows(table, ctx, report, progress)
     if report.errors and not skip_invalid:
         return report
     report.rules_checked = True
-    may_store = lambda: not check and (not report.errors or skip_invalid)  # noqa: E731 - once the rules ran
-    if (n := parallel.workers_for(app, open_app, workers, len(plans))) > 1:
-        assert open_app is not None
-        parallel.decide_and_store(open_app, plans, report, progress, workers=n, may_store=may_store)
-        return report
     decided = _decide_rows(app, plans, report, progress)
     if may_store():
         _store(app, decided, report, progress)
@@ -93,30 +93,11 @@ def import_file(
 
 def _plan_rows(table: Table, ctx: Context, report: Report, progress: Progress) -> list[RowPlan]:
     progress.phase("Vérification des lignes", len(table.rows))
-    numbers: dict[tuple[str, str], int] = {}
-    doctors: dict[str, int] = {}
-    good: list[RowPlan] = []
+    plans: list[RowPlan] = []
     for row in table.rows:
-        plan = plan_row(row, ctx)
-        if not plan.errors:
-            _duplicates(plan, numbers, doctors)
-        report.errors += plan.errors
-        if not plan.errors:
-            good.append(plan)
+        plans.append(plan_row(row, ctx))
         progress.advance()
-    return good
-
-
-def _duplicates(plan: RowPlan, numbers: dict[tuple[str, str], int], doctors: dict[str, int]) -> None:
-    """Within the file: one row per CPAM + number, one per doctor (R8: one active convention)."""
-    line = plan.row.line
-    if (first := numbers.setdefault((plan.cpam, plan.number), line)) != line:
-        message = f"numéro {plan.number} de la CPAM {plan.cpam} déjà sur la ligne {first}."
-        plan.errors.append(RowError(line, "number", plan.number, message))
-    rpps = plan.row.values["rpps"]
-    if (first := doctors.setdefault(rpps, line)) != line:
-        message = f"RPPS déjà sur la ligne {first} : un médecin ne détient qu'une convention active (R8)."
-        plan.errors.append(RowError(line, "rpps", rpps, message))
+    return checked(plans, report.errors)
 
 
 def _decide_rows(

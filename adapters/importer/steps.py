@@ -1,5 +1,6 @@
-"""One row's two steps, wherever they run (this process or a worker, ``adapters.importer.parallel``):
-decide it on the store's current state (nothing saved), then save the decided rows in batches."""
+"""A row's steps after its reading, wherever they run (this process or a worker,
+``adapters.importer.parallel``): the file's duplicates refused, the row decided on the store's
+current state (nothing saved), then the decided rows saved in batches."""
 
 from __future__ import annotations
 
@@ -11,6 +12,33 @@ from domain.errors import ConcurrentModification
 from domain.identifiers import convention_id
 
 BATCH_ROWS = 200  # rows saved per transaction
+
+
+def checked(plans: list[RowPlan], errors: list[RowError]) -> list[RowPlan]:
+    """The plans (in the file's order) without errors once the file's duplicates are refused; every
+    error added to ``errors``, in the file's order."""
+    numbers: dict[tuple[str, str], int] = {}
+    doctors: dict[str, int] = {}
+    good: list[RowPlan] = []
+    for plan in plans:
+        if not plan.errors:
+            _duplicates(plan, numbers, doctors)
+        errors += plan.errors
+        if not plan.errors:
+            good.append(plan)
+    return good
+
+
+def _duplicates(plan: RowPlan, numbers: dict[tuple[str, str], int], doctors: dict[str, int]) -> None:
+    """Within the file: one row per CPAM + number, one per doctor (R8: one active convention)."""
+    line = plan.row.line
+    if (first := numbers.setdefault((plan.cpam, plan.number), line)) != line:
+        message = f"numéro {plan.number} de la CPAM {plan.cpam} déjà sur la ligne {first}."
+        plan.errors.append(RowError(line, "number", plan.number, message))
+    rpps = plan.row.values["rpps"]
+    if (first := doctors.setdefault(rpps, line)) != line:
+        message = f"RPPS déjà sur la ligne {first} : un médecin ne détient qu'une convention active (R8)."
+        plan.errors.append(RowError(line, "rpps", rpps, message))
 
 
 def decide(app: ConventionsApp, plan: RowPlan) -> Decided | RowError | None:

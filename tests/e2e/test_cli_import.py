@@ -219,13 +219,13 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from adapters.importer import parallel
 
     runs: list[int] = []
-    real = parallel.decide_and_store
+    real = parallel.import_rows
 
     def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         runs.append(kwargs["workers"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(parallel, "decide_and_store", recorded)
+    monkeypatch.setattr(parallel, "import_rows", recorded)
     return runs
 
 
@@ -285,6 +285,24 @@ def test_a_rule_refusal_in_one_worker_stores_nothing_from_any(run, tmp_path: Pat
     out = imported(run, path, "--workers", "2", "--skip-invalid")
     assert [c["number"] for c in out["imported"]] == ["IMP-1", "IMP-3"] and out["rejected_lines"] == [3]
     assert json.loads(run("show", str(convention_id("281", "IMP-3")), "--json"))["number"] == "IMP-3"
+
+
+def test_two_workers_read_the_rows_and_refuse_the_same_ones_as_one(tmp_path: Path, data: Path, spy: list[int]) -> None:
+    """Each worker reads its share of the rows; the file's duplicates (R8: one RPPS, one number per
+    CPAM), found by the parent across the shares, and every form error come out as with one process."""
+    rows = [
+        ROW,
+        ROW | {"number": "IMP-2", "rpps": "10000000010", "signed": "2025-02-30"},  # bad Luhn key, no 30 February
+        ROW | {"rpps": "10000000017"},  # the number of line 2 again (read by the other worker)
+        ROW | {"number": "IMP-4"},  # the RPPS of line 2 again
+        ROW | {"number": "IMP-5", "rpps": "10000000033", "option": "QUARTER"},
+    ]
+    path = write(tmp_path / "bad.csv", rows)
+    one, two = (cli_stdout(data, path, "--workers", n)["errors"] for n in ("1", "2"))
+    assert spy == [2]
+    assert two == one and {(e["line"], e["column"]) for e in two} == {
+        (3, "rpps"), (3, "signed"), (4, "number"), (5, "rpps"), (6, "option")}  # fmt: skip
+    assert stored_events(data) == 0
 
 
 def test_a_worker_that_fails_while_deciding_stops_the_import_with_nothing_stored(tmp_path: Path) -> None:
