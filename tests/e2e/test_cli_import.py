@@ -305,17 +305,24 @@ def test_two_workers_read_the_rows_and_refuse_the_same_ones_as_one(tmp_path: Pat
     assert stored_events(data) == 0
 
 
-def test_a_worker_that_fails_while_deciding_stops_the_import_with_nothing_stored(tmp_path: Path) -> None:
-    from adapters.importer import parallel
+def test_a_worker_that_fails_while_deciding_stops_the_import_with_nothing_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 2 (worker 2 of 2) makes its worker fail (a bug, a lost connection); worker 1 decided row 1
+    cleanly: the import fails with the worker's error and nothing is stored by either."""
+    from adapters.importer import parallel, steps
     from adapters.importer.run import import_file
 
+    def failing(app, plan):  # noqa: ANN001, ANN202 - inherited by the forked workers
+        if plan.number == "IMP-2":
+            raise OSError("base inaccessible")
+        return steps.decide(app, plan)
+
+    monkeypatch.setattr(parallel, "decide", failing)
     settings = Settings(data_dir=tmp_path / "data")
     app = build_app(settings, clock=lambda: date.fromisoformat(TODAY))
     rows = [ROW, ROW | {"number": "IMP-2", "rpps": "10000000017"}]
-
-    def broken() -> object:
-        raise OSError("base inaccessible")
-
+    path = write(tmp_path / "c.csv", rows)
     with pytest.raises(parallel.WorkerFailed, match="base inaccessible"):
-        import_file(app, write(tmp_path / "c.csv", rows), actor="import:test", workers=2, open_app=broken)  # type: ignore[arg-type]
+        import_file(app, path, actor="import:test", workers=2, open_app=lambda: build_app(settings))
     assert app.head() == 0
