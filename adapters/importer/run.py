@@ -9,6 +9,10 @@
    convention, its doctor's registration and every command's receipt together): a row is never
    half imported. A row already imported (its signature's key is in the store) is "déjà importée".
 
+With ``workers`` > 1 the three phases run in forked worker processes, each on its share of the rows
+(``adapters.importer.parallel``): same outcomes, same events, nothing stored before every row is
+decided.
+
 All-or-nothing (the default): any bad row and nothing is stored. ``skip_invalid``: the good rows
 are stored, the bad ones listed (and written to the rejected file by the CLI). ``check``: nothing
 is ever stored.
