@@ -9,6 +9,7 @@ stored.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,15 @@ def import_(
     ] = None,
     check: Annotated[bool, typer.Option("--check", help="Tout vérifier, ne rien enregistrer.")] = False,
     errors: Annotated[Path | None, typer.Option("--errors", help="Écrire toutes les erreurs dans ce CSV.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processus qui vérifient les règles et enregistrent (défaut : 2, ou 1 sur une machine à un "
+            "cœur) ; 1 : tout dans ce processus.",
+        ),
+    ] = min(2, os.cpu_count() or 1),
     data_dir: DataDir = None,
     actor: Actor = None,
     as_json: Json = False,
@@ -67,7 +77,7 @@ def import_(
     with Progress(*columns, console=console, disable=as_json or not stderr_is_tty()) as progress:
         report = run(lambda: importer.import_file(
             app, file, actor=f"import:{actor or _os_user()}", skip_invalid=not all_or_nothing, check=check,
-            progress=_Bar(progress),
+            progress=_Bar(progress), workers=workers, open_app=lambda: open_app(data_dir),
         ))  # fmt: skip
     rejected_file = None
     if report.errors and not all_or_nothing and not check:

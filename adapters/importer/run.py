@@ -9,6 +9,10 @@
    convention, its doctor's registration and every command's receipt together): a row is never
    half imported. A row already imported (its signature's key is in the store) is "déjà importée".
 
+With ``workers`` > 1 the three phases run in forked worker processes, each on its share of the rows
+(``adapters.importer.parallel``): same outcomes, same events, nothing stored before every row is
+decided.
+
 All-or-nothing (the default): any bad row and nothing is stored. ``skip_invalid``: the good rows
 are stored, the bad ones listed (and written to the rejected file by the CLI). ``check``: nothing
 is ever stored.
@@ -16,16 +20,15 @@ is ever stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.importer import parallel
 from adapters.importer.plan import Context, RowError, RowPlan, plan_row
 from adapters.importer.reader import Row, Table, read_table
+from adapters.importer.steps import checked, decide, store_rows
 from domain.application import ConventionsApp, Decided
-from domain.errors import ConcurrentModification
-from domain.identifiers import convention_id
-
-BATCH_ROWS = 200  # rows saved per transaction
 
 
 class Progress:
@@ -65,49 +68,40 @@ def import_file(
     skip_invalid: bool = False,
     check: bool = False,
     progress: Progress | None = None,
+    workers: int = 1,
+    open_app: Callable[[], ConventionsApp] | None = None,
 ) -> Report:
-    """Import ``path`` (see the module's docstring). ``FileRefused`` when the file as a whole cannot be."""
+    """Import ``path`` (see the module's docstring). ``FileRefused`` when the file as a whole cannot be.
+
+    ``workers`` > 1: the rows are checked, decided and stored by that many worker processes, each on its
+    own application opened by ``open_app`` over the same store (``adapters.importer.parallel``); one
+    worker, no ``open_app`` or an in-memory store: in this process, on ``app``."""
     progress = progress or Progress()
     table = read_table(path)
     report = Report(table)
     ctx = Context(file_name=path.name, actor=actor, today=app.clock())
+    may_store = lambda: not check and (not report.errors or skip_invalid)  # noqa: E731 - once the rules ran
+    if (n := parallel.workers_for(app, open_app, workers, len(table.rows))) > 1:
+        assert open_app is not None
+        parallel.import_rows(open_app, ctx, report, progress, workers=n, skip_invalid=skip_invalid, may_store=may_store)
+        return report
     plans = _plan_rows(table, ctx, report, progress)
     if report.errors and not skip_invalid:
         return report
     report.rules_checked = True
     decided = _decide_rows(app, plans, report, progress)
-    if check or (report.errors and not skip_invalid):
-        return report
-    _store(app, decided, report, progress)
+    if may_store():
+        _store(app, decided, report, progress)
     return report
 
 
 def _plan_rows(table: Table, ctx: Context, report: Report, progress: Progress) -> list[RowPlan]:
     progress.phase("Vérification des lignes", len(table.rows))
-    numbers: dict[tuple[str, str], int] = {}
-    doctors: dict[str, int] = {}
-    good: list[RowPlan] = []
+    plans: list[RowPlan] = []
     for row in table.rows:
-        plan = plan_row(row, ctx)
-        if not plan.errors:
-            _duplicates(plan, numbers, doctors)
-        report.errors += plan.errors
-        if not plan.errors:
-            good.append(plan)
+        plans.append(plan_row(row, ctx))
         progress.advance()
-    return good
-
-
-def _duplicates(plan: RowPlan, numbers: dict[tuple[str, str], int], doctors: dict[str, int]) -> None:
-    """Within the file: one row per CPAM + number, one per doctor (R8: one active convention)."""
-    line = plan.row.line
-    if (first := numbers.setdefault((plan.cpam, plan.number), line)) != line:
-        message = f"numéro {plan.number} de la CPAM {plan.cpam} déjà sur la ligne {first}."
-        plan.errors.append(RowError(line, "number", plan.number, message))
-    rpps = plan.row.values["rpps"]
-    if (first := doctors.setdefault(rpps, line)) != line:
-        message = f"RPPS déjà sur la ligne {first} : un médecin ne détient qu'une convention active (R8)."
-        plan.errors.append(RowError(line, "rpps", rpps, message))
+    return checked(plans, report.errors)
 
 
 def _decide_rows(
@@ -116,7 +110,7 @@ def _decide_rows(
     progress.phase("Règles métier", len(plans))
     decided: list[tuple[RowPlan, Decided]] = []
     for plan in plans:
-        outcome = _decide(app, plan)
+        outcome = decide(app, plan)
         if isinstance(outcome, RowError):
             report.errors.append(outcome)
         elif outcome is None:
@@ -128,57 +122,9 @@ def _decide_rows(
     return decided
 
 
-def _decide(app: ConventionsApp, plan: RowPlan) -> Decided | RowError | None:
-    """The row decided (not saved), its first refusal, or None when it is already imported."""
-    line = plan.row.line
-    signed = app.signature(convention_id(plan.cpam, plan.number))
-    if signed is not None:
-        if signed.command_id == plan.sign_command_id:
-            return None
-        message = (
-            f"la convention n° {plan.number} de la CPAM {plan.cpam} existe déjà (signée le "
-            f"{signed.effective_date:%d/%m/%Y}, enregistrée par {signed.actor}) avec d'autres valeurs."
-        )
-        return RowError(line, "number", plan.number, message)
-    decided = app.decide_all(plan.steps)
-    if decided.refused is not None:
-        index, error = decided.refused
-        column = plan.columns[index]
-        return RowError(line, column, plan.row.values.get(column, ""), f"{error.message} [{error.code}]")
-    return _check_amounts(plan, decided)
-
-
-def _check_amounts(plan: RowPlan, decided: Decided) -> Decided | RowError:
-    """A payment written must be the amount the rules give for its instalment (R3, R6)."""
-    conv = decided.convention
-    assert conv is not None
-    for index, written in plan.payments.items():
-        instalment = plan.steps[index][0].instalment  # type: ignore[attr-defined]
-        due = abs(conv.instalments[instalment].amount)
-        if due != written:
-            message = f"échéance {instalment} : {written} € écrits, {due} € selon les règles."
-            return RowError(plan.row.line, "payments", plan.row.values.get("payments", ""), message)
-    return decided
-
-
 def _store(app: ConventionsApp, decided: list[tuple[RowPlan, Decided]], report: Report, progress: Progress) -> None:
     progress.phase("Enregistrement", len(decided))
-    for start in range(0, len(decided), BATCH_ROWS):
-        batch = decided[start : start + BATCH_ROWS]
-        try:
-            app.save_decided(*(d for _, d in batch))
-        except ConcurrentModification:
-            _store_one_by_one(app, batch, report)
-        progress.advance(len(batch))
+    for plan, error in store_rows(app, decided, progress.advance):
+        report.imported.remove(plan)
+        report.errors.append(error)
     report.stored = bool(report.imported)
-
-
-def _store_one_by_one(app: ConventionsApp, batch: list[tuple[RowPlan, Decided]], report: Report) -> None:
-    """A batch someone else's write made fail: each row alone, so only the conflicting rows fail
-    (whole: a row is one transaction); importing the file again retries them."""
-    for plan, decided in batch:
-        try:
-            app.save_decided(decided)
-        except ConcurrentModification as error:
-            report.imported.remove(plan)
-            report.errors.append(RowError(plan.row.line, "number", plan.number, f"{error.message} [{error.code}]"))

@@ -210,3 +210,119 @@ def test_a_100000_line_file_gets_a_clear_report_and_nothing_stored(tmp_path: Pat
     assert "rien n'a été enregistré" in report["verdict"]
     assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").count("\n") == 3
     assert stored_events(data) == 0
+
+
+# ----------------------------------------------------------------------------- --workers (issue 12: speed)
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts the parallel path ran with (empty: the rows were decided in this process)."""
+    from adapters.importer import parallel
+
+    runs: list[int] = []
+    real = parallel.import_rows
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        runs.append(kwargs["workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "import_rows", recorded)
+    return runs
+
+
+def log_by_stream(data: Path) -> dict[str, list[dict]]:
+    """Every stored event (conventions, doctors' registrations, receipts) per stream, in version
+    order, as its fields say (the wall-clock ``timestamp`` aside)."""
+    streams: dict[str, list[dict]] = {}
+    for _, event in build_app(Settings(data_dir=data)).log_after():
+        fields = event.model_dump(mode="json", exclude={"timestamp"})
+        streams.setdefault(fields.pop("originator_id"), []).append({"type": type(event).__name__, **fields})
+    return streams
+
+
+def test_two_workers_store_the_same_events_as_one_and_the_audit_passes(tmp_path: Path, spy: list[int]) -> None:
+    """The sample (24 conventions) imported by one process and by two: the same streams, each with the
+    same events (types, effective dates, amounts, every field but the wall clock), chained so that
+    ``conventions verify`` (books, hash chain, rules R1-R29, read models) finds nothing."""
+    one = cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "one"), "CONVENTIONS_TODAY": TODAY})
+    two = cli_invoker({"CONVENTIONS_DATA_DIR": str(tmp_path / "two"), "CONVENTIONS_TODAY": TODAY})
+    first = json.loads(one("import", str(SAMPLE), "--json", "--workers", "1"))
+    assert spy == []
+    second = json.loads(two("import", str(SAMPLE), "--json", "--workers", "2"))
+    assert spy == [2]
+    assert second["imported"] == first["imported"] and len(first["imported"]) == 24  # in the file's order
+    streams = log_by_stream(tmp_path / "one")
+    assert log_by_stream(tmp_path / "two") == streams
+    cid = str(convention_id("451", "C-2024-00001"))
+    assert {"Signed", "InstalmentDue", "PaymentRecorded"} <= {e["type"] for e in streams[cid]}
+    assert any(e.get("amount") for e in streams[cid])  # amounts are compared, not only types
+    audit = json.loads(two("verify", "--json", "--workers", "1"))
+    assert audit["parts"] == ["books", "chain", "rules", "projections"] and audit["ok"]
+    # a snapshot at every 20th version of each convention, as the events rebuild it (taken from the
+    # decided events at the save, not re-read: same content as the library's)
+    conventions = [events for events in streams.values() if events[0]["type"] == "Signed"]
+    for invoke in (one, two):
+        checked = json.loads(invoke("snapshots", "check", "--json"))
+        assert checked["snapshots"] == sum(len(events) // 20 for events in conventions) > 0
+        assert checked["differ"] == []
+    again = json.loads(two("import", str(SAMPLE), "--json", "--workers", "2"))
+    assert again["imported"] == [] and len(again["already_imported"]) == 24
+
+
+def test_a_rule_refusal_in_one_worker_stores_nothing_from_any(run, tmp_path: Path, data: Path, spy: list[int]) -> None:  # noqa: ANN001
+    """All or nothing across processes: row 2 (worker 2 of 2) breaks R3; rows 1 and 3, decided cleanly
+    by worker 1, are not stored either. With --skip-invalid, both workers store their good rows."""
+    rows = [
+        ROW,
+        ROW | {"number": "IMP-2", "rpps": "10000000017", "payments": "2025-03-20:y1-full:36000"},
+        ROW | {"number": "IMP-3", "rpps": "10000000025"},
+    ]
+    path = write(tmp_path / "rules.csv", rows)
+    report = cli_stdout(data, path, "--workers", "2")
+    assert spy == [2]
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "payments")]
+    assert "38000.00 € selon les règles" in report["errors"][0]["message"]
+    assert not report["stored"] and stored_events(data) == 0
+    out = imported(run, path, "--workers", "2", "--skip-invalid")
+    assert [c["number"] for c in out["imported"]] == ["IMP-1", "IMP-3"] and out["rejected_lines"] == [3]
+    assert json.loads(run("show", str(convention_id("281", "IMP-3")), "--json"))["number"] == "IMP-3"
+
+
+def test_two_workers_read_the_rows_and_refuse_the_same_ones_as_one(tmp_path: Path, data: Path, spy: list[int]) -> None:
+    """Each worker reads its share of the rows; the file's duplicates (R8: one RPPS, one number per
+    CPAM), found by the parent across the shares, and every form error come out as with one process."""
+    rows = [
+        ROW,
+        ROW | {"number": "IMP-2", "rpps": "10000000010", "signed": "2025-02-30"},  # bad Luhn key, no 30 February
+        ROW | {"rpps": "10000000017"},  # the number of line 2 again (read by the other worker)
+        ROW | {"number": "IMP-4"},  # the RPPS of line 2 again
+        ROW | {"number": "IMP-5", "rpps": "10000000033", "option": "QUARTER"},
+    ]
+    path = write(tmp_path / "bad.csv", rows)
+    one, two = (cli_stdout(data, path, "--workers", n)["errors"] for n in ("1", "2"))
+    assert spy == [2]
+    assert two == one and {(e["line"], e["column"]) for e in two} == {
+        (3, "rpps"), (3, "signed"), (4, "number"), (5, "rpps"), (6, "option")}  # fmt: skip
+    assert stored_events(data) == 0
+
+
+def test_a_worker_that_fails_while_deciding_stops_the_import_with_nothing_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 2 (worker 2 of 2) makes its worker fail (a bug, a lost connection); worker 1 decided row 1
+    cleanly: the import fails with the worker's error and nothing is stored by either."""
+    from adapters.importer import parallel, steps
+    from adapters.importer.run import import_file
+
+    def failing(app, plan):  # noqa: ANN001, ANN202 - inherited by the forked workers
+        if plan.number == "IMP-2":
+            raise OSError("base inaccessible")
+        return steps.decide(app, plan)
+
+    monkeypatch.setattr(parallel, "decide", failing)
+    settings = Settings(data_dir=tmp_path / "data")
+    app = build_app(settings, clock=lambda: date.fromisoformat(TODAY))
+    rows = [ROW, ROW | {"number": "IMP-2", "rpps": "10000000017"}]
+    path = write(tmp_path / "c.csv", rows)
+    with pytest.raises(parallel.WorkerFailed, match="base inaccessible"):
+        import_file(app, path, actor="import:test", workers=2, open_app=lambda: build_app(settings))
+    assert app.head() == 0
