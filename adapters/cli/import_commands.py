@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,6 +22,7 @@ from adapters.cli import formatting as fmt
 from adapters.cli.common import Actor, DataDir, Json, _os_user, open_app, print_json, run, stderr_is_tty
 from adapters.importer import run as importer
 from adapters.importer.columns import ERROR_COLUMN
+from adapters.importer.parallel import WorkerFailed
 from adapters.importer.reader import normalise
 from domain.identifiers import convention_id
 
@@ -74,11 +76,17 @@ def import_(
     app = open_app(data_dir)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     console = Console(stderr=True)
-    with Progress(*columns, console=console, disable=as_json or not stderr_is_tty()) as progress:
-        report = run(lambda: importer.import_file(
-            app, file, actor=f"import:{actor or _os_user()}", skip_invalid=not all_or_nothing, check=check,
-            progress=_Bar(progress), workers=workers, open_app=lambda: open_app(data_dir),
-        ))  # fmt: skip
+    try:
+        with Progress(*columns, console=console, disable=as_json or not stderr_is_tty()) as progress:
+            report = run(lambda: importer.import_file(
+                app, file, actor=f"import:{actor or _os_user()}", skip_invalid=not all_or_nothing, check=check,
+                progress=_Bar(progress), workers=workers, open_app=lambda: open_app(data_dir),
+            ))  # fmt: skip
+    except WorkerFailed as error:
+        structlog.get_logger("import").error("import.worker_failed", traceback=error.details)
+        typer.echo(f"error[import_worker_failed]: {error} Relancer l'import : une ligne déjà enregistrée est "
+                   "reconnue (« déjà importée »), les autres le sont alors.", err=True)  # fmt: skip
+        raise typer.Exit(1) from None
     rejected_file = None
     if report.errors and not all_or_nothing and not check:
         rejected_file = rejected or file.with_name(f"{file.stem}.rejets.csv")

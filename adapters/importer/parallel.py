@@ -41,7 +41,12 @@ IMPORTED, ALREADY, REFUSED = "imported", "already", "refused"
 
 
 class WorkerFailed(RuntimeError):
-    """A worker process failed (its traceback is the message); nothing stored if it was deciding."""
+    """A worker process failed; nothing stored if it was deciding. The message is the worker's error
+    (its last traceback line); ``details`` the whole traceback, for the logs."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 def workers_for(app: ConventionsApp, open_app: Callable[[], ConventionsApp] | None, wanted: int, rows: int) -> int:
@@ -156,7 +161,8 @@ def _gather(pipes: list[Connection], kind: str, progress: Progress) -> dict[Conn
             if message == "advance":
                 progress.advance(payload)
             elif message == "failed":
-                raise WorkerFailed(payload)
+                last = next((line for line in reversed(payload.splitlines()) if line.strip()), payload)
+                raise WorkerFailed(last.strip(), payload)
             else:
                 assert message == kind, (message, kind)
                 got[pipe] = payload

@@ -326,3 +326,26 @@ def test_a_worker_that_fails_while_deciding_stops_the_import_with_nothing_stored
     with pytest.raises(parallel.WorkerFailed, match="base inaccessible"):
         import_file(app, path, actor="import:test", workers=2, open_app=lambda: build_app(settings))
     assert app.head() == 0
+
+
+def test_a_failed_worker_is_an_error_line_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI says which error stopped the import and what to do, exit 1, nothing stored."""
+    from typer.testing import CliRunner
+
+    from adapters.cli import app as cli
+    from adapters.importer import parallel
+
+    def failing(app, plan):  # noqa: ANN001, ANN202 - inherited by the forked workers
+        raise OSError("base inaccessible")
+
+    monkeypatch.setattr(parallel, "decide", failing)
+    data = tmp_path / "data"
+    path = write(tmp_path / "c.csv", [ROW, ROW | {"number": "IMP-2", "rpps": "10000000017"}])
+    env = {"CONVENTIONS_DATA_DIR": str(data), "CONVENTIONS_TODAY": TODAY}
+    result = CliRunner().invoke(cli, ["import", str(path), "--workers", "2"], env=env)
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "error[import_worker_failed]: " in result.stderr and "base inaccessible" in result.stderr
+    line = next(x for x in result.stderr.splitlines() if x.startswith("error[import_worker_failed]: "))
+    assert line.startswith("error[import_worker_failed]: OSError: base inaccessible Relancer l'import")
+    assert not any(x.startswith(("Traceback", "  File ")) for x in result.output.splitlines())  # logged, not dumped
+    assert stored_events(data) == 0
