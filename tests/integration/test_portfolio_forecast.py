@@ -4,16 +4,13 @@ that brought them rebuilds a read model written by an earlier release."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
 import orjson
-import pytest
 
 from adapters.composition import build_app, build_projection_store
 from adapters.settings import Settings
-from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.values import Profile
 from projections import all_models, portfolio
@@ -23,18 +20,6 @@ from tests.integration.test_projection_models import build_portfolio, sign
 
 TODAY = date(2026, 6, 30)
 M = CommandMeta(actor="agent.durand", reason="test")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def built(request: pytest.FixtureRequest, clock) -> Iterator[tuple[ConventionsApp, Runner, dict]]:  # noqa: ANN001
-    clock.today = TODAY
-    app = build_app(Settings(store="memory"), clock=clock)
-    ids = build_portfolio(app)
-    settings = Settings(store="memory") if request.param == "sqlite" else request.getfixturevalue("pg_settings")
-    runner = Runner(app, build_projection_store(settings), all_models(), batch_size=37)
-    runner.catch_up()
-    yield app, runner, ids
-    runner.store.close()
 
 
 def _states(runner: Runner) -> list[dict]:

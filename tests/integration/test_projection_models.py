@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-import pytest
 from stdnum import luhn
 
-from adapters.composition import build_app, build_projection_store
-from adapters.settings import Settings
 from domain.application import ConventionsApp
 from domain.convention import CommandMeta
 from domain.values import Option, Profile, SuspensionGround, TerminatedBy
-from projections import all_models, calendar, conventions_list, history, ledger, portfolio
-from projections.engine.runner import Runner
+from projections import calendar, conventions_list, history, ledger, portfolio
 
 
 def rpps(n: int) -> str:
@@ -65,19 +60,6 @@ def build_portfolio(app: ConventionsApp) -> dict[str, UUID]:
     app.record_payment(ids["full"], m, instalment="y3-balance", paid_on=date(2026, 4, 2), reference="REC-3")
     app.change_option(ids["half_raised"], m, option=Option.FULL, from_date=date(2027, 3, 1))
     return ids
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def built(request: pytest.FixtureRequest, clock) -> Iterator[tuple[ConventionsApp, Runner, dict[str, UUID]]]:  # noqa: ANN001
-    """The portfolio in memory, its read models on SQLite (in memory) or on a PostgreSQL schema."""
-    clock.today = date(2026, 6, 30)
-    app = build_app(Settings(store="memory"), clock=clock)
-    ids = build_portfolio(app)
-    settings = Settings(store="memory") if request.param == "sqlite" else request.getfixturevalue("pg_settings")
-    runner = Runner(app, build_projection_store(settings), all_models(), batch_size=37)
-    runner.catch_up()
-    yield app, runner, ids
-    runner.store.close()
 
 
 def test_conventions_list_search_filters_and_pages(built) -> None:  # noqa: ANN001
