@@ -110,7 +110,10 @@ def api(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Api]:
     if store == "memory":
         yield make_api(Settings(store="memory", data_dir=tmp_path / "data"), clock)
         return
-    api = make_api(request.getfixturevalue(f"{'pg' if store == 'postgres' else store}_settings"), clock)
+    settings = request.getfixturevalue(f"{'pg' if store == 'postgres' else store}_settings")
+    # The API catches its read models up itself (inline), as on one machine: what these tests read
+    # right after a command. The follower mode, PostgreSQL's default, has its own tests (test_processes).
+    api = make_api(settings.model_copy(update={"projections": "inline"}), clock)
     try:
         yield api
     finally:
