@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
+import click
 import typer
 
 from adapters.composition import build_app
@@ -46,7 +47,26 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 
 def open_app(data_dir: Path | None) -> ConventionsApp:
-    return build_app(settings_for(data_dir))
+    return closing(build_app(settings_for(data_dir)))
+
+
+R = TypeVar("R")
+
+
+def closing(resource: R, *more: Any) -> R:
+    """Close ``resource`` (and ``more``) when the command ends, however it ends: a process that runs
+    many commands (the tests, a shell embedding the CLI) keeps no database connection of each."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        for each in (resource, *more):
+            ctx.call_on_close(each.close)  # type: ignore[attr-defined]
+    return resource
+
+
+def closing_runner(runner: R) -> R:
+    """A projection runner: its application and its projection store closed when the command ends."""
+    closing(runner.store, runner.app)  # type: ignore[attr-defined]
+    return runner
 
 
 def meta(actor: str | None, command_id: str | None = None) -> CommandMeta:

@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from adapters.cli.common import DATE_FORMATS, DataDir, Json, choice, fail, print_json, settings_for, usage_error
+from adapters.cli.common import (
+    DATE_FORMATS,
+    DataDir,
+    Json,
+    choice,
+    closing_runner,
+    fail,
+    print_json,
+    settings_for,
+    usage_error,
+)
 from adapters.composition import build_clock, build_projections
 from domain.errors import DomainError
 from domain.fields import MAX_DAY, MIN_DAY
@@ -50,7 +60,7 @@ def export(
         usage_error("invalid_year", f"Année {year} hors limites ({MIN_DAY.year}-{MAX_DAY.year}).")
     target = _writable(out)
     settings = settings_for(data_dir)
-    runner = build_projections(settings)
+    runner = closing_runner(build_projections(settings))
     runner.catch_up()  # an export says what the log says now
     day = today.date() if today else build_clock(settings)()
     sheet = build(kind, runner.store, today=day, cpams=set(cpam) if cpam else None, year=year)

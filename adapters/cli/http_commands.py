@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from adapters.cli import formatting as fmt
-from adapters.cli.common import DataDir, Json, print_json, run, settings_for
+from adapters.cli.common import DataDir, Json, closing, print_json, run, settings_for
 
 users_app = typer.Typer(help="Utilisateurs de l'API (jetons, rôles, CPAM).", no_args_is_help=True)
 
@@ -87,7 +87,7 @@ def _run(settings: Any, host: str, port: int, workers: int, data_dir: Path | Non
 def _store(data_dir: Path | None):  # noqa: ANN202 - the store type is internal
     from adapters.users import build_user_store
 
-    return build_user_store(settings_for(data_dir))
+    return closing(build_user_store(settings_for(data_dir)))
 
 
 @users_app.command("add")

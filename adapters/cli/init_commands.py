@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import typer
 from pydantic import ValidationError
 
-from adapters.cli.common import DataDir, Json, print_json, settings_for, usage_error
+from adapters.cli.common import DataDir, Json, closing, closing_runner, print_json, settings_for, usage_error
 from adapters.settings import Settings
 
 
@@ -76,9 +76,9 @@ def initialise(settings: Settings) -> InitReport:
     if settings.store == "postgres" and settings.postgres_schema:
         report.schema_created = _create_schema(settings)
     before = _tables(settings)
-    app = build_app(settings)  # the library creates the event tables it lacks
+    app = closing(build_app(settings))  # the library creates the event tables it lacks
     build_user_store(settings).close()  # the users table
-    runner = build_projections(settings, app)
+    runner = closing_runner(build_projections(settings, app))
     try:
         store = runner.store
         with store.reading() as tx:

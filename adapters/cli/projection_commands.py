@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from adapters.cli import formatting as fmt
-from adapters.cli.common import DATE_FORMATS, DataDir, Json, choice, open_app, print_json, settings_for
+from adapters.cli.common import DATE_FORMATS, DataDir, Json, choice, closing_runner, open_app, print_json, settings_for
 from adapters.composition import build_clock, build_projections
 from domain.values import Option, Status, Tier
 from projections import conventions_list, portfolio
@@ -27,7 +27,7 @@ Cpams = Annotated[list[str] | None, typer.Option("--cpam", help="Code CPAM (rép
 
 def _runner(data_dir: Any, batch_size: int = 500, *, catch_up: bool = False) -> Any:
     """The runner for a data directory, caught up with the log first when asked (read commands)."""
-    runner = build_projections(settings_for(data_dir), batch_size=batch_size)
+    runner = closing_runner(build_projections(settings_for(data_dir), batch_size=batch_size))
     if catch_up:
         runner.catch_up()
     return runner

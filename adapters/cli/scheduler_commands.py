@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from adapters.cli import formatting as fmt
-from adapters.cli.common import DATE_FORMATS, DataDir, Json, print_json, settings_for
+from adapters.cli.common import DATE_FORMATS, DataDir, Json, closing, closing_runner, print_json, settings_for
 from adapters.composition import build_app, build_nightly_job, build_projections, build_scheduler_lock
 from adapters.logging import configure_logging
 
@@ -66,8 +66,8 @@ def simulate(
     if end < start:
         typer.echo("error[invalid_dates]: --to doit suivre --from.", err=True)
         raise typer.Exit(1)
-    app_ = build_app(settings)
-    read_models = build_projections(settings, app_)
+    app_ = closing(build_app(settings))
+    read_models = closing_runner(build_projections(settings, app_))
     # What the store holds before: the report counts commands the simulator ran, and on a re-run
     # every command is a retry that returns its first result; only the log says what is new.
     head, conventions_before = read_models.head(), _count(app_.convention_ids())
@@ -105,8 +105,8 @@ def due(
     from projections.calendar import work_queue
 
     settings = settings_for(data_dir)
-    day = today.date() if today else datetime.now(ZoneInfo(settings.timezone)).date()
-    runner = build_projections(settings)
+    day = today.date() if today else (settings.today or datetime.now(ZoneInfo(settings.timezone)).date())
+    runner = closing_runner(build_projections(settings))
     runner.catch_up()  # a fresh answer
     items = work_queue(runner.store, day, set(cpam) if cpam else None)
     if as_json:

@@ -142,6 +142,7 @@ class ProjectionStore:
         self.reconnect: Callable[[], Any] | None = None  # PostgreSQL: how to open the connection again
         self.readers: Any = None  # PostgreSQL: a pool the queries read from (``read_in_parallel``)
         with self.transaction() as tx:
+            self.serialise_ddl(tx)
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
                 "position BIGINT NOT NULL DEFAULT 0, live INTEGER NOT NULL DEFAULT 0, "
@@ -157,7 +158,19 @@ class ProjectionStore:
                 tx.execute(f"SELECT {column} FROM {TRACKING} WHERE 1 = 0")
         except Exception:  # noqa: BLE001 - sqlite3.OperationalError / psycopg UndefinedColumn
             with self.transaction() as tx:
-                tx.execute(f"ALTER TABLE {TRACKING} ADD COLUMN {column} {definition}")
+                self.serialise_ddl(tx)
+                tx.execute(
+                    f"ALTER TABLE {TRACKING} ADD COLUMN IF NOT EXISTS {column} {definition}"
+                    if self.dialect == "postgres"
+                    else f"ALTER TABLE {TRACKING} ADD COLUMN {column} {definition}"
+                )
+
+    def serialise_ddl(self, tx: Tx) -> None:
+        """PostgreSQL: one process at a time creates tables in this schema, until ``tx`` ends (two
+        processes starting on a fresh schema, or a follower and a scheduler building a read model,
+        would otherwise both create the same table and one fail on the catalogue's unique index)."""
+        if self.dialect == "postgres":
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.projection_ddl'))")
 
     @property
     def sealer(self) -> Sealer | None:
@@ -380,6 +393,7 @@ class ProjectionStore:
 
         ``indexes=False``: only the primary keys upserts need; ``create_indexes`` adds the rest.
         """
+        self.serialise_ddl(tx)
         existing = [g for g, _, _ in self.generations(tx, name)]
         gen = max(existing, default=0) + 1
         for table in tables:

@@ -48,11 +48,14 @@ PERSONAL = [DOCTOR, RPPS, SIRET, NOTES, GROUND, REFERENCE, REASON, ACTOR, AM]
 
 def needles() -> set[str]:
     """Every form a personal value could take in clear: as typed, casefolded, accent-free
-    (``name_key``), and each word of five letters or more of the texts."""
+    (``name_key``), and each word of five letters or more of the texts. A word of digits only must
+    have nine or more (an RPPS, a SIRET, a numéro AM): a shorter one ("77310") turns up by chance
+    in the sealed values and search tokens, which are random-looking text."""
     out: set[str] = set()
     for value in PERSONAL:
         out |= {value.casefold(), name_key(value)}
-        out |= {w for w in name_key(value).replace("-", " ").replace(".", " ").split() if len(w) >= 5}
+        words = name_key(value).replace("-", " ").replace(".", " ").split()
+        out |= {w for w in words if len(w) >= (9 if w.isdigit() else 5)}
     return out - {"docteur", "entretien", "assistante", "demenagement", "appel", "agent"}
 
 
