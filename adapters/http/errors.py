@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.http.schemas import FieldError, Problem
@@ -93,8 +93,20 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(status, exc.code, exc.message, errors, request)
 
 
-async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+def _as_page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response | None:
+    """A web page's unavailability as a page of the site, not JSON: the web adapter installs
+    ``app.state.error_page`` and its pages live under ``/web``."""
+    render = getattr(request.app.state, "error_page", None)
+    if render is None or not request.url.path.startswith("/web"):
+        return None
+    response: Response = render(request, status, detail, headers or {})
+    return response
+
+
+async def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.status >= 500 and (page := _as_page(request, exc.status, exc.detail)) is not None:
+        return page
     headers = {"WWW-Authenticate": 'Bearer realm="conventions"'} if exc.status == 401 else None
     errors = _field_errors(exc.field, exc.code, exc.detail) if exc.status == 422 else []
     return problem(exc.status, exc.code, exc.detail, errors, request, headers)
@@ -161,12 +173,14 @@ def store_unavailable(exc: BaseException) -> bool:
     return False
 
 
-async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def on_store_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("store_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+    if (page := _as_page(request, 503, STORE_UNAVAILABLE, {"Retry-After": RETRY_AFTER})) is not None:
+        return page
     return problem(503, "store_unavailable", STORE_UNAVAILABLE, request=request, headers={"Retry-After": RETRY_AFTER})
 
 
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def on_unexpected(request: Request, exc: Exception) -> Response:
     if store_unavailable(exc):  # wrapped in another exception on its way up
         return await on_store_unavailable(request, exc)
     log.error("unexpected_error", exc_info=exc)

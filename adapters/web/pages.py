@@ -152,3 +152,13 @@ def install_handlers(api: FastAPI) -> None:
 
     api.add_exception_handler(SignInRequired, to_sign_in)
     api.add_exception_handler(PageError, error_page)
+    api.state.error_page = unavailable_page
+
+
+def unavailable_page(request: Request, status: int, message: str, headers: dict[str, str]) -> Response:
+    """The page when the data cannot be read now (database away, read models not built yet): in the
+    site's layout, without the user's menu (finding the user would need the unavailable store)."""
+    response = page(request, "error.html", None, status=status, title="Service momentanément indisponible",
+                    message=message + " Réessayer dans quelques instants.")  # fmt: skip
+    response.headers.update(headers)
+    return response

@@ -179,3 +179,19 @@ def test_a_state_as_of_date_out_of_range_is_refused_next_to_its_field(api: Api) 
     page = api.client.get(f"/web/conventions/{api.a}", params={"etat_au": "31/12/9999"})
     assert page.status_code == 200
     assert "Date attendue (JJ/MM/AAAA) entre le 01/01/1950 et le 31/12/2199." in page.text
+
+
+def test_a_page_whose_data_cannot_be_read_now_is_a_page_not_json(tmp_path: Any) -> None:
+    """With a follower writing the read models and none built yet, the list cannot be read: the
+    operator gets a 503 page of the site saying so (and when to retry), not the API's JSON."""
+    settings = Settings(store="sqlite", data_dir=tmp_path / "data", projections="follower")
+    api = make_api(settings, FixedClock(TODAY))
+    signed_in(api, "op281")
+    answer = api.client.get("/web/conventions")
+    assert answer.status_code == 503 and answer.headers["content-type"].startswith("text/html")
+    assert "Service momentanément indisponible" in answer.text and "Réessayer" in answer.text
+    assert (
+        api.client.get("/conventions", headers=api.h("op281"))
+        .headers["content-type"]
+        .startswith("application/problem+json")
+    )  # the API itself still answers JSON
