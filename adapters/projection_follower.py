@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import structlog
@@ -48,6 +49,7 @@ class Follower:
     ) -> None:
         self._make_runner = runner
         self.idle = idle  # work for quiet moments (the dashboard's plans), given the runner: how much it did
+        self._idle_mark: tuple[int, date] | None = None  # events applied and day when it last had nothing to do
         self.runner: Any = None
         self.lock = lock
         self.poll = poll
@@ -93,13 +95,19 @@ class Follower:
                 self.stop.wait(self.poll)
 
     def _idle_work(self) -> int:
-        if self.idle is None:
+        """The quiet-time work, asked again only once events were applied or the day changed since it
+        last had nothing to do (not a query every poll)."""
+        mark = (self.applied, date.today())
+        if self.idle is None or mark == self._idle_mark:
             return 0
         try:
-            return self.idle(self.runner)
+            done = self.idle(self.runner)
         except Exception as error:  # noqa: BLE001 - a cache to fill: never stops following
             log.error("projections.idle_work_failed", error=f"{type(error).__name__}: {error}"[:500])
             return 0
+        if not done:
+            self._idle_mark = mark
+        return done
 
     def start_thread(self) -> threading.Thread:
         """Run in a daemon thread (``serve`` on the embedded default); ``stop.set()`` ends it."""
