@@ -108,7 +108,7 @@ class Portfolio(StatefulModel):
 
     def apply(self, tx: Tx, items: Sequence[Item]) -> None:
         self.load(tx, (cid for _, _, cid, _ in items))
-        money, cache, touched, graces = self.money, self.cache, self.touched, self.graces
+        money, cache, touched = self.money, self.cache, self.touched
         reviews = self.reviews  # (convention, due date) -> open review row, or None once held / closed
         for _, e, cid, _ in items:
             kind = type(e)
@@ -131,24 +131,8 @@ class Portfolio(StatefulModel):
                     self.buckets[(cpam, _bucket(int(e.attainment * 10000)))] += 1
                 continue
             touched.add(cid)
-            if kind is ReviewDue:
-                due = e.effective_date.isoformat()
-                if due in st["held_early"]:
-                    st["held_early"].remove(due)
-                else:
-                    st["open_reviews"].append(due)
-                    deadline = e.effective_date + graces[st["grace_days"]]
-                    reviews[(cid, due)] = (cid, due, cpam, deadline.isoformat())
-                continue
-            if kind is ReviewHeld:
-                due = e.due_date.isoformat()
-                if due in st["open_reviews"]:
-                    st["open_reviews"].remove(due)
-                    reviews[(cid, due)] = None
-                else:  # held before the nightly job recorded it due
-                    st["held_early"].append(due)
-                on_time = e.effective_date <= e.due_date + graces[st["grace_days"]]
-                self.held[cpam][0 if on_time else 1] += 1
+            if kind is ReviewDue or kind is ReviewHeld:
+                self._review(e, cid, st)
                 continue
             st["status"] = status_after(kind, st["status"])
             if kind is InstalmentDue:
@@ -191,6 +175,26 @@ class Portfolio(StatefulModel):
                     reviews[(cid, due)] = None
                 st["open_reviews"] = []
         self._write_reviews(tx)
+
+    def _review(self, e: ReviewDue | ReviewHeld, cid: str, st: dict[str, Any]) -> None:
+        """A review fallen due opens (unless held already, up to 60 days early); one held closes and
+        counts as held on time or late."""
+        grace = self.graces[st["grace_days"]]
+        if isinstance(e, ReviewDue):
+            due = e.effective_date.isoformat()
+            if due in st["held_early"]:
+                st["held_early"].remove(due)
+            else:
+                st["open_reviews"].append(due)
+                self.reviews[(cid, due)] = (cid, due, st["cpam_code"], (e.effective_date + grace).isoformat())
+            return
+        due = e.due_date.isoformat()
+        if due in st["open_reviews"]:
+            st["open_reviews"].remove(due)
+            self.reviews[(cid, due)] = None
+        else:  # held before the nightly job recorded it due
+            st["held_early"].append(due)
+        self.held[st["cpam_code"]][0 if e.effective_date <= e.due_date + grace else 1] += 1
 
     def _write_reviews(self, tx: Tx) -> None:
         """The open reviews' changes of the batch: the last change of each review wins."""
