@@ -199,6 +199,7 @@ class ProjectionStore:
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")  # verify's scratch tables and big sorts: not on disk
         return cls(conn, "sqlite", sealer)
 
     @classmethod
@@ -388,10 +389,15 @@ class ProjectionStore:
         )
         return tuple(r[0] for r in rows)
 
-    def create_generation(self, tx: Tx, name: str, tables: Sequence[Table], *, live: bool, indexes: bool = True) -> int:
+    def create_generation(
+        self, tx: Tx, name: str, tables: Sequence[Table], *, live: bool, indexes: bool = True, scratch: bool = False
+    ) -> int:
         """Create a fresh, empty generation of the tables (position 0).
 
         ``indexes=False``: only the primary keys upserts need; ``create_indexes`` adds the rest.
+        ``scratch``: tables thrown away once compared (verify), never switched live: on SQLite TEMP
+        tables of this connection, kept in memory (no page of them reaches the disk, and a crash
+        leaves none behind); on PostgreSQL UNLOGGED tables (no WAL written for them).
         """
         self.serialise_ddl(tx)
         existing = [g for g, _, _ in self.generations(tx, name)]
@@ -401,7 +407,8 @@ class ProjectionStore:
             tx.execute(f"DROP TABLE IF EXISTS {phys}")
             cols = ", ".join(f"{c} {t}" for c, t in table.columns)
             key = "" if table.append_only else f", PRIMARY KEY ({', '.join(table.key)})"
-            tx.execute(f"CREATE TABLE {phys} ({cols}{key})")
+            kind = ("TEMP TABLE" if self.dialect == "sqlite" else "UNLOGGED TABLE") if scratch else "TABLE"
+            tx.execute(f"CREATE {kind} {phys} ({cols}{key})")
         if indexes:
             self.create_indexes(tx, gen, tables)
         tx.execute(

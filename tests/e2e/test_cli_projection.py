@@ -89,6 +89,25 @@ def test_verify_passes_then_fails_on_a_tampered_row(data_dir: Path) -> None:
     assert code == 1  # the whole audit includes the views
 
 
+def test_verify_compares_rows_not_their_order_on_disk(data_dir: Path) -> None:
+    """verify's quick proof pairs rows by rowid; rows stored in another order are still the same
+    rows (the comparison falls back to sets), and a row changed in place is still named."""
+    assert run("project", "--data-dir", str(data_dir))[0] == 0
+    with sqlite3.connect(data_dir / "projections.sqlite") as db:
+        (history,) = db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'pj_hist_events_g%'").fetchone()
+        first = db.execute(f"SELECT * FROM {history} WHERE rowid = (SELECT MIN(rowid) FROM {history})").fetchone()
+        db.execute(f"DELETE FROM {history} WHERE rowid = (SELECT MIN(rowid) FROM {history})")
+        db.execute(f"INSERT INTO {history} VALUES ({', '.join('?' * len(first))})", first)  # same row, last rowid
+    code, out = run("verify", "--projections", "--data-dir", str(data_dir))
+    assert code == 0, out
+    with sqlite3.connect(data_dir / "projections.sqlite") as db:
+        db.execute(f"UPDATE {history} SET topic = 'falsifié' WHERE rowid = (SELECT MAX(rowid) FROM {history})")
+    code, out = run("verify", "--projections", "--data-dir", str(data_dir), "--json")
+    assert code == 1, out
+    (difference,) = json.loads(out)["differences"]
+    assert difference["table"] == "hist_events" and "falsifié" in difference["live"]
+
+
 def test_rebuild_builds_beside_then_switches(data_dir: Path) -> None:
     assert run("project", "--data-dir", str(data_dir))[0] == 0
     with sqlite3.connect(data_dir / "projections.sqlite") as db:
