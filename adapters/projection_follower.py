@@ -48,7 +48,9 @@ class Follower:
         idle: Callable[[Any], int] | None = None,
     ) -> None:
         self._make_runner = runner
-        self.idle = idle  # work for quiet moments (the dashboard's plans), given the runner: how much it did
+        self.idle = (
+            idle  # work after events and in quiet moments (the dashboard's plans), given the runner: how much it did
+        )
         self._idle_mark: tuple[int, date] | None = None  # events applied and day when it last had nothing to do
         self.runner: Any = None
         self.lock = lock
@@ -91,12 +93,14 @@ class Follower:
             if applied:
                 self.applied += applied
                 log.info("projections.caught_up", applied=applied, total=self.applied)
-            elif not self._idle_work():
+            # Also right after events were applied: under a steady flow of commands the log is never
+            # quiet, and every dashboard would compute the plans the new events emptied.
+            if not self._idle_work() and not applied:
                 self.stop.wait(self.poll)
 
     def _idle_work(self) -> int:
-        """The quiet-time work, asked again only once events were applied or the day changed since it
-        last had nothing to do (not a query every poll)."""
+        """The follow-up work (after events, when quiet), asked again only once events were applied
+        or the day changed since it last had nothing to do (not a query every poll)."""
         mark = (self.applied, date.today())
         if self.idle is None or mark == self._idle_mark:
             return 0

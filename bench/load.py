@@ -82,6 +82,7 @@ class Deployment:
     keep: bool
     env: dict[str, str] = field(default_factory=dict)
     server: subprocess.Popen[bytes] | None = None
+    follower: subprocess.Popen[bytes] | None = None
     port: int = 0
 
     @classmethod
@@ -119,7 +120,15 @@ class Deployment:
         return self.data_dir / "server.log"
 
     def serve(self, workers: int) -> None:
-        """Start ``conventions serve`` and wait until ``/ready`` says 200 (or fail if it exits)."""
+        """Start ``conventions serve`` and wait until ``/ready`` says 200 (or fail if it exits); on
+        PostgreSQL the API only reads, so the deployment's projection follower is started beside it
+        (``conventions project --follow``, docs/processes.md), as in production."""
+        if self.store == "postgres":
+            follower_log = (self.data_dir / "follower.log").open("wb")
+            self.follower = subprocess.Popen(
+                [*CLI, "project", "--follow"], env={**self.env, "CONVENTIONS_LOG_LEVEL": "INFO"},
+                stdout=follower_log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -142,20 +151,21 @@ class Deployment:
         """The serve process and its workers (uvicorn's children), for their CPU time."""
         if self.server is None:
             return []
-        pids = [self.server.pid]
+        pids = [self.server.pid] + ([self.follower.pid] if self.follower is not None else [])
         children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
         return pids
 
     def stop(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            self.server.send_signal(signal.SIGINT)
-            try:
-                self.server.wait(30)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
+        for process in (self.server, self.follower):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
     def drop(self) -> None:
         if self.keep:

@@ -127,10 +127,6 @@ class Methods:
         self.app = app
         self.router = router
 
-    def takes(self, scope: Scope) -> bool:
-        """Whether a route (or a mount) takes the request's own method on its path."""
-        return any(route.matches(scope)[0] is Match.FULL for route in self.router.routes)
-
     def allowed(self, scope: Scope) -> list[str] | None:
         """The methods the path takes (empty: no route knows it; None: a mount decides)."""
         allowed = []
@@ -169,23 +165,50 @@ class Methods:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        if method not in ("HEAD", "OPTIONS") and self.takes(scope):  # the usual case: one match, as the router's
-            await self.app(scope, receive, send)
+        if method not in ("HEAD", "OPTIONS"):
+            await self.unless_refused(scope, receive, send)
             return
         allowed = self.allowed(scope)
-        if not allowed or method in allowed and method not in ("HEAD", "OPTIONS"):
+        if not allowed:
             await self.app(scope, receive, send)
             return
         allow = {"Allow": ", ".join(allowed)}
         if method == "OPTIONS":
             convention = _CONVENTION_PATH.match(scope["path"])
             await self.options(scope, receive, send, allow, convention and convention.group(1))
-        elif method == "HEAD":
+        elif "HEAD" in allowed:
             await self.app({**scope, "method": "GET"}, receive, _without_body(send))
         else:
-            detail = f"Méthode {method[:20]} non permise ici ; permises : {allow['Allow']}."
-            response = errors.problem(405, "method_not_allowed", detail, request=Request(scope), headers=allow)
-            await response(scope, receive, send)
+            await self.refuse(scope, receive, _without_body(send), allow)
+
+    async def unless_refused(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request goes to the router as it is (the usual case costs nothing more); only when
+        the router refuses the method (405: the path exists) is the answer replaced by the problem
+        listing every method the path takes. Matching each request against the routes beforehand
+        cost FastAPI's included routers a walk of every route on every request."""
+        refused: list[Message] = []
+
+        async def unless_405(message: Message) -> None:
+            if refused or message["type"] == "http.response.start" and message["status"] == 405:
+                refused.append(message)
+            else:
+                await send(message)
+
+        await self.app(scope, receive, unless_405)
+        if not refused:
+            return
+        allowed = self.allowed(scope)
+        if not allowed:  # a mount's own 405 (or no route after all): its answer, as it was
+            for message in refused:
+                await send(message)
+            return
+        await self.refuse(scope, receive, send, {"Allow": ", ".join(allowed)})
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, allow: dict[str, str]) -> None:
+        """The 405 problem, with every method the path takes."""
+        detail = f"Méthode {scope['method'][:20]} non permise ici ; permises : {allow['Allow']}."
+        response = errors.problem(405, "method_not_allowed", detail, request=Request(scope), headers=allow)
+        await response(scope, receive, send)
 
 
 def _without_body(send: Send) -> Send:

@@ -311,9 +311,9 @@ class Runner:
 
     def _fresh(self, models: Sequence[ReadModel], *, scratch: bool = False) -> list[Target]:
         with self.store.transaction() as tx:
+            create = self.store.create_generation
             targets = [
-                Target(m, self.store.create_generation(tx, m.name, m.tables, live=False, indexes=False, scratch=scratch))
-                for m in models
+                Target(m, create(tx, m.name, m.tables, live=False, indexes=False, scratch=scratch)) for m in models
             ]
         for t in targets:
             t.model.reset(empty=True)
