@@ -141,7 +141,9 @@ class Deployment:
             if self.server.poll() is not None:
                 raise SystemExit(f"serve exited ({self.server.returncode}): see {self.server_log}")
             try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                ready = httpx.get(f"{self.url}/ready", timeout=2)
+                # Ready, and the follower has nothing left to apply: its catch-up would weigh on /ping.
+                if ready.status_code == 200 and ready.json()["lag"] == 0:
                     return
             except httpx.TransportError:
                 pass

@@ -117,8 +117,9 @@ class Runner:
         head = self.head()
         with self.store.reading() as tx:
             out = {}
+            every = self.store.every_generation(tx)
             for m in self.models:
-                for gen, pos, live in self.store.generations(tx, m.name):
+                for gen, pos, live in every.get(m.name, ()):
                     if live and self._current_schema(tx, m, gen):
                         out[m.name] = {"generation": gen, "position": pos, "head": head, "lag": head - pos}
         return out

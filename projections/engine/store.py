@@ -354,6 +354,15 @@ class ProjectionStore:
         )
         return [(g, p, bool(live)) for g, p, live in rows]
 
+    def every_generation(self, tx: Tx) -> dict[str, list[tuple[int, int, bool]]]:
+        """``generations`` of every read model, from one query (what each API read asks first)."""
+        out: dict[str, list[tuple[int, int, bool]]] = {}
+        for name, g, p, live in tx.fetchall(
+            f"SELECT name, generation, position, live FROM {TRACKING} ORDER BY name, generation"
+        ):
+            out.setdefault(name, []).append((g, p, bool(live)))
+        return out
+
     def live_generation(self, tx: Tx, name: str) -> int | None:
         rows = tx.fetchall(f"SELECT generation FROM {TRACKING} WHERE name = ? AND live = 1", [name])
         return rows[0][0] if rows else None
