@@ -89,7 +89,7 @@ class ProjectionReadModels:
     def _fresh(self) -> dict[str, Any]:
         """Catch up when only a little behind; the freshness of what will be read."""
         head = self.runner.head()
-        positions = self.runner.positions()
+        positions = self.runner.positions(head)
         behind = head - self._position(positions)
         missing = len(positions) < len(self.runner.models)
         if self.catch_up and (missing or 0 < behind <= self.inline_catch_up):
@@ -146,7 +146,7 @@ class ProjectionReadModels:
         """How fresh the read models are now, without catching them up (``/ready``)."""
         with self._lock:
             head = self.runner.head()
-            return self._freshness(self.runner.positions(), head)
+            return self._freshness(self.runner.positions(head), head)
 
     def conventions(self, scope: Scope, query: ListQuery) -> dict[str, Any]:
         with self._lock:

@@ -112,9 +112,10 @@ class Runner:
     def head(self) -> int:
         return self.log.head()
 
-    def positions(self) -> dict[str, dict[str, Any]]:
-        """Per read model: live generation and position, plus the log's head."""
-        head = self.head()
+    def positions(self, head: int | None = None) -> dict[str, dict[str, Any]]:
+        """Per read model: live generation and position, plus the log's head (``head``: the caller
+        just read it)."""
+        head = self.head() if head is None else head
         with self.store.reading() as tx:
             out = {}
             every = self.store.every_generation(tx)
