@@ -6,7 +6,9 @@ What it does, in order:
 1. a fresh store (PostgreSQL: a new schema of database ``test`` on 127.0.0.1, dropped at the end;
    SQLite: a temporary directory), seeded by ``conventions simulate`` (three years of operators and
    nightly jobs up to yesterday), and one operator per CPAM (``conventions users add``);
-2. ``conventions serve --workers W`` on 127.0.0.1, request lines logged (JSON) to a file;
+2. ``conventions serve --workers W`` on 127.0.0.1, request lines logged (JSON) to a file; on
+   PostgreSQL also the projection follower (``conventions project --follow``) a deployment runs beside
+   it, counted as the server's CPU; measuring starts once ``/ready`` reports no lag;
 3. the ceiling: the same clients on ``GET /ping`` (no store, no token: the HTTP stack alone);
 4. the load: each client loops on a realistic mix, 70 % reads (25 % lists ``GET /conventions``,
    30 % ``GET /conventions/{id}``, 15 % ``GET /dashboard``) and 30 % commands on the convention it
