@@ -24,7 +24,10 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a logger cached at its first line keeps the configuration of that moment, so a
+        # later configure (a CLI command run in the same process, a test capturing logs) would not
+        # reach it. Building it per line costs microseconds.
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
