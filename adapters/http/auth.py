@@ -40,7 +40,7 @@ def current_user(request: Request, credentials: HTTPAuthorizationCredentials | N
 def require(permission: Permission) -> Callable[..., User]:
     """A dependency: the caller, provided its role grants ``permission`` (else 403)."""
 
-    def dependency(user: User = Depends(current_user)) -> User:
+    async def dependency(user: User = Depends(current_user)) -> User:  # no I/O: no thread hop (see services)
         if not user.can(permission):
             raise ApiError(
                 403, "forbidden_role", f"Le rôle « {user.role.value} » ne permet pas cette action ({permission.value})."
