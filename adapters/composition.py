@@ -103,15 +103,23 @@ def build_scheduler(
 
 
 def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | None = None) -> NightlyJob:
-    """The nightly job: asks the calendar read model what is due (``conventions_due``) and catches
-    the read models up before and after each run."""
-    from projections.calendar import conventions_due
+    """The nightly job: asks the calendar read model what is due (``conventions_due``), with the
+    read models caught up before and after each run: by the job itself in inline mode; in follower
+    mode by the deployment's projection follower, which the job waits for (it writes them itself only
+    when no follower runs, holding the follower's lock: ``beside_the_follower``)."""
+    from projections.calendar import NightlyFailures, conventions_due
     from scheduler.jobs import NightlyJob
 
     settings = settings or Settings()
     app = app or build_app(settings)
     runner = build_projections(settings, app)
-    return NightlyJob(app, lambda today: conventions_due(runner.store, today), runner.catch_up)
+    catch_up = runner.catch_up
+    if settings.projections_mode() == "follower":  # the follower writes the read models: wait for it
+        from adapters.projection_follower import beside_the_follower
+
+        catch_up = beside_the_follower(runner, build_scheduler_lock(settings, "projections"))
+    find_due = lambda today: conventions_due(runner.store, today)  # noqa: E731
+    return NightlyJob(app, find_due, catch_up, failures=NightlyFailures(runner.store))
 
 
 def build_scheduler_lock(settings: Settings | None = None, purpose: str = "scheduler") -> SchedulerLock:

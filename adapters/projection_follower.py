@@ -128,3 +128,46 @@ def plans_ahead(settings: Any) -> Callable[[Any], int]:
 
     clock = build_clock(settings)
     return lambda runner: portfolio.plan_ahead(runner.store, clock())
+
+
+def beside_the_follower(
+    runner: Any, lock: SchedulerLock, *, patience: float = 60.0, poll: float = 0.5
+) -> Callable[[], int]:
+    """The scheduler's "catch the read models up" where a projection follower writes them (follower
+    mode), so that the follower stays their one writer.
+
+    When no follower holds the projection ``lock``, the scheduler takes it and catches up itself: it
+    is then the one writer, for that moment. Otherwise it waits until the follower has applied the log
+    as it stood when asked (what is due is then read fresh). A follower that applies nothing for
+    ``patience`` seconds while behind is not waited for any longer: the scheduler catches up itself
+    (safe, each batch checks its position) and says so in the log. Returns the events it applied."""
+
+    def catch_up() -> int:
+        if lock.try_acquire():
+            try:
+                return int(runner.catch_up())
+            finally:
+                lock.release()
+        return _wait_for_the_follower(runner, patience, poll)
+
+    return catch_up
+
+
+def _wait_for_the_follower(runner: Any, patience: float, poll: float) -> int:
+    from projections.engine.runner import TOPICS
+
+    target = runner.head()
+    seen, since = -1, time.monotonic()
+    while True:
+        positions = runner.positions(target)
+        built = len(positions) == len(runner.models)
+        position = min(p["position"] for p in positions.values()) if built and positions else 0
+        # Caught up: at the head, or only notifications no read model reads after the position.
+        if built and (position >= target or not runner.log.read(position + 1, 1, target, TOPICS)):
+            return 0
+        if position != seen:
+            seen, since = position, time.monotonic()
+        elif time.monotonic() - since >= patience:
+            log.warning("projections.follower_stalled", position=position, head=target, waited_seconds=patience)
+            return int(runner.catch_up(until=target))
+        time.sleep(poll)
