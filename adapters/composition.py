@@ -113,13 +113,20 @@ def build_nightly_job(settings: Settings | None = None, app: ConventionsApp | No
     settings = settings or Settings()
     app = app or build_app(settings)
     runner = build_projections(settings, app)
-    catch_up = runner.catch_up
-    if settings.projections_mode() == "follower":  # the follower writes the read models: wait for it
-        from adapters.projection_follower import beside_the_follower
-
-        catch_up = beside_the_follower(runner, build_scheduler_lock(settings, "projections"))
+    catch_up = build_catch_up(settings, runner)
     find_due = lambda today: conventions_due(runner.store, today)  # noqa: E731
     return NightlyJob(app, find_due, catch_up, failures=NightlyFailures(runner.store))
+
+
+def build_catch_up(settings: Settings, runner: Runner) -> Callable[[], int]:
+    """How a process that needs fresh read models (the nightly job, ``conventions due``) gets them:
+    it catches them up itself in inline mode; in follower mode it waits for the follower, their one
+    writer (``adapters.projection_follower.beside_the_follower``)."""
+    if settings.projections_mode() != "follower":
+        return runner.catch_up
+    from adapters.projection_follower import beside_the_follower
+
+    return beside_the_follower(runner, build_scheduler_lock(settings, "projections"))
 
 
 def build_scheduler_lock(settings: Settings | None = None, purpose: str = "scheduler") -> SchedulerLock:

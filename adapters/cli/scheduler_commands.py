@@ -10,7 +10,7 @@ import typer
 
 from adapters.cli import formatting as fmt
 from adapters.cli.common import DATE_FORMATS, DataDir, Json, closing, closing_runner, print_json, settings_for
-from adapters.composition import build_app, build_nightly_job, build_projections, build_scheduler_lock
+from adapters.composition import build_app, build_catch_up, build_nightly_job, build_projections, build_scheduler_lock
 from adapters.logging import configure_logging
 
 
@@ -107,7 +107,7 @@ def due(
     settings = settings_for(data_dir)
     day = today.date() if today else (settings.today or datetime.now(ZoneInfo(settings.timezone)).date())
     runner = closing_runner(build_projections(settings))
-    runner.catch_up()  # a fresh answer
+    build_catch_up(settings, runner)()  # a fresh answer
     items = work_queue(runner.store, day, set(cpam) if cpam else None)
     if as_json:
         print_json({"today": day, "count": len(items), "items": items})
