@@ -48,9 +48,7 @@ class Follower:
         idle: Callable[[Any], int] | None = None,
     ) -> None:
         self._make_runner = runner
-        self.idle = (
-            idle  # work after events and in quiet moments (the dashboard's plans), given the runner: how much it did
-        )
+        self.idle = idle  # the dashboard's plans, after events and when quiet: given the runner, how much done
         self._idle_mark: tuple[int, date] | None = None  # events applied and day when it last had nothing to do
         self.runner: Any = None
         self.lock = lock
