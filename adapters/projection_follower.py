@@ -152,16 +152,11 @@ def beside_the_follower(
 
 
 def _wait_for_the_follower(runner: Any, patience: float, poll: float) -> int:
-    from projections.engine.runner import TOPICS
-
     target = runner.head()
     seen, since = -1, time.monotonic()
     while True:
-        positions = runner.positions(target)
-        built = len(positions) == len(runner.models)
-        position = min(p["position"] for p in positions.values()) if built and positions else 0
-        # Caught up: at the head, or only notifications no read model reads after the position.
-        if built and (position >= target or not runner.log.read(position + 1, 1, target, TOPICS)):
+        position = runner.slowest(runner.positions(target))
+        if runner.lag(position, target) == 0:  # caught up with the log as it stood
             return 0
         if position != seen:
             seen, since = position, time.monotonic()

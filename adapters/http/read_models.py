@@ -29,7 +29,7 @@ from uuid import UUID
 
 from adapters.http.errors import ApiError
 from projections import calendar, conventions_list, history, ledger, portfolio
-from projections.engine.runner import TOPICS, Runner
+from projections.engine.runner import Runner
 from projections.engine.store import ProjectionStore
 from projections.scope import narrow
 
@@ -90,7 +90,7 @@ class ProjectionReadModels:
         """Catch up when only a little behind; the freshness of what will be read."""
         head = self.runner.head()
         positions = self.runner.positions(head)
-        behind = head - self._position(positions)
+        behind = head - self.runner.slowest(positions)
         missing = len(positions) < len(self.runner.models)
         if self.catch_up and (missing or 0 < behind <= self.inline_catch_up):
             self.runner.catch_up(until=head)
@@ -99,29 +99,14 @@ class ProjectionReadModels:
             raise ApiError(503, "read_models_not_built", NOT_BUILT)
         return self._freshness(positions, head)
 
-    def _position(self, positions: dict[str, dict[str, Any]]) -> int:
-        """The slowest read model's position (0 for one that has no tables yet)."""
-        if len(positions) < len(self.runner.models):
-            return 0
-        return min((p["position"] for p in positions.values()), default=0)
-
     def _freshness(self, positions: dict[str, dict[str, Any]], head: int) -> dict[str, Any]:
-        position = self._position(positions)
+        position = self.runner.slowest(positions)
         return {
             "as_of": self._recorded_at(position),
             "position": position,
             "head": head,
-            "lag": self._lag(position, head),
+            "lag": self.runner.lag(position, head),
         }
-
-    def _lag(self, position: int, head: int) -> int:
-        """Notifications after the slowest read model's position, or 0 when none of them is an event
-        the read models apply: the log may end with command receipts and doctor registrations, which
-        no read model reads, so the position never reaches the head and "behind" would be untrue."""
-        lag = max(head - position, 0)
-        if lag and position > 0 and not self.runner.log.read(position + 1, 1, head, TOPICS):
-            return 0
-        return lag
 
     def _recorded_at(self, position: int) -> datetime | None:
         """When the notification at ``position`` (an id the runner reached: one that exists) was

@@ -125,6 +125,21 @@ class Runner:
                         out[m.name] = {"generation": gen, "position": pos, "head": head, "lag": head - pos}
         return out
 
+    def slowest(self, positions: dict[str, dict[str, Any]]) -> int:
+        """The slowest read model's position in ``positions`` (0 while one has no tables yet)."""
+        if len(positions) < len(self.models):
+            return 0
+        return min((p["position"] for p in positions.values()), default=0)
+
+    def lag(self, position: int, head: int) -> int:
+        """Notifications after ``position`` up to ``head``, or 0 when none of them is an event the
+        read models apply: the log may end with command receipts and doctor registrations, which no
+        read model reads, so the position never reaches the head and "behind" would be untrue."""
+        lag = max(head - position, 0)
+        if lag and position > 0 and not self.log.read(position + 1, 1, head, TOPICS):
+            return 0
+        return lag
+
     def _live_generation(self, tx: Tx, model: ReadModel) -> int | None:
         """The live generation, or None when there is none or it was built by a release whose tables
         had other columns: such a read model is rebuilt (beside, then switched) like a missing one."""
