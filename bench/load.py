@@ -123,9 +123,9 @@ class Deployment:
 
     def serve(self, workers: int) -> None:
         """Start ``conventions serve`` and wait until ``/ready`` says 200 (or fail if it exits); on
-        PostgreSQL the API only reads, so the deployment's projection follower is started beside it
+        PostgreSQL (follower mode) the API only reads, so the deployment's projection follower is started beside it
         (``conventions project --follow``, docs/processes.md), as in production."""
-        if self.store == "postgres":
+        if self.settings().projections_mode() == "follower":
             follower_log = (self.data_dir / "follower.log").open("wb")
             self.follower = subprocess.Popen(
                 [*CLI, "project", "--follow"], env={**self.env, "CONVENTIONS_LOG_LEVEL": "INFO"},
