@@ -75,7 +75,6 @@ Sort = Literal[tuple(SORTS + [f"-{s}" for s in SORTS])]  # type: ignore[valid-ty
     summary="Liste des conventions",
 )
 def list_conventions(
-    response: Response,
     q: Annotated[Text | None, Query(max_length=100, description="Début du numéro, RPPS, ou partie du nom.")] = None,
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Status | None = None,
@@ -87,12 +86,12 @@ def list_conventions(
     per_page: Annotated[int, Interval(ge=1, le=500), QUERY_INT, Query()] = 50,
     user: User = Depends(require(Permission.READ)),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> Response:
     query = ListQuery(
         q=q, cpam=cpam, status=status and status.value, option=option and option.value, tier=tier and tier.value,
         contract_year=contract_year, sort=sort, page=page, per_page=per_page,
     )  # fmt: skip
-    return fresh(response, svc.read_models.conventions(user.scope(), query))
+    return fresh(ConventionList, svc.read_models.conventions(user.scope(), query))
 
 
 @router.get(
@@ -142,12 +141,11 @@ def get_history(
 )
 def get_timeline(
     convention_id: ConventionId,
-    response: Response,
     user: User = Depends(require(Permission.HISTORY)),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> Response:
     svc.scope.check(user, convention_id)
-    return fresh(response, svc.read_models.timeline(convention_id))
+    return fresh(Timeline, svc.read_models.timeline(convention_id))
 
 
 @router.get(

@@ -27,13 +27,12 @@ Reports = Annotated[User, Depends(require(Permission.REPORTS))]
 
 
 @router.get("/dashboard", response_model=Dashboard, responses=FRESH_REPORT, summary="Tableau de bord du portefeuille")
-def dashboard(response: Response, user: Reports, svc: Services = Depends(services)) -> dict[str, Any]:
-    return fresh(response, svc.read_models.dashboard(user.scope(), svc.clock()))
+def dashboard(user: Reports, svc: Services = Depends(services)) -> Response:
+    return fresh(Dashboard, svc.read_models.dashboard(user.scope(), svc.clock()))
 
 
 @router.get("/ledger", response_model=Ledger, responses=FRESH_REPORT, summary="Grand livre des échéances")
 def ledger(
-    response: Response,
     cpam: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     status: Literal["due", "paid", "cancelled"] | None = None,
     year: Annotated[int | None, Interval(ge=1, le=100), QUERY_INT, Query(description="Année de contrat.")] = None,
@@ -44,25 +43,24 @@ def ledger(
     *,
     user: Reports,
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> Response:
     query = LedgerQuery(
         cpam=cpam, status=status, year=year, due_from=due_from, due_to=due_to, page=page, per_page=per_page
     )
-    return fresh(response, svc.read_models.ledger(user.scope(), query))
+    return fresh(Ledger, svc.read_models.ledger(user.scope(), query))
 
 
 @router.get("/work-queue", response_model=WorkQueue, responses=FRESH_REPORT, summary="File de travail")
 def work_queue(
-    response: Response,
     overdue_only: Annotated[QueryBool, Query(description="true : seulement ce qui est en retard.")] = False,
     page: Page = 1,
     per_page: PerPage = 100,
     *,
     user: Reports,
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> Response:
     """What operators must do, overdue first (reviews, attainments, balances, training, end of term)."""
-    return fresh(response, svc.read_models.work_queue(user.scope(), svc.clock(), overdue_only, page, per_page))
+    return fresh(WorkQueue, svc.read_models.work_queue(user.scope(), svc.clock(), overdue_only, page, per_page))
 
 
 @router.get("/estimate", response_model=Estimate, responses=REPORT_ERRORS, summary="Simulateur de l'aide")
