@@ -86,6 +86,11 @@ class ProjectionReadModels:
         self._lock: AbstractContextManager[Any] = nullcontext() if parallel else threading.Lock()
         self._as_of: tuple[int, datetime | None] = (0, None)
 
+    def _one_reading(self) -> AbstractContextManager[Any]:
+        """Reading only (a follower writes): the positions and the rows in one transaction (see
+        ``ProjectionStore.one_reading``). Catching up inline writes first: each query its own."""
+        return nullcontext() if self.catch_up else self.store.one_reading()
+
     def _fresh(self) -> dict[str, Any]:
         """Catch up when only a little behind; the freshness of what will be read."""
         head = self.runner.head()
@@ -134,7 +139,7 @@ class ProjectionReadModels:
             return self._freshness(self.runner.positions(head), head)
 
     def conventions(self, scope: Scope, query: ListQuery) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self._one_reading():
             freshness = self._fresh()
             result = conventions_list.search(
                 self.store, q=query.q, cpams=narrow(scope, query.cpam), status=query.status, option=query.option,
@@ -145,14 +150,14 @@ class ProjectionReadModels:
         return {**result, "freshness": freshness}
 
     def dashboard(self, scope: Scope, today: date) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self._one_reading():
             freshness = self._fresh()
             data = portfolio.dashboard(self.store, today, scope, remember=self.catch_up)
         return {"cpams": None if scope is None else sorted(scope), **data, "freshness": freshness}
 
     def ledger(self, scope: Scope, query: LedgerQuery) -> dict[str, Any]:
         cpams = narrow(scope, query.cpam)
-        with self._lock:
+        with self._lock, self._one_reading():
             freshness = self._fresh()
             rows = ledger.instalments(
                 self.store, cpams=cpams, year=query.year, status=query.status, due_from=query.due_from,
@@ -168,7 +173,7 @@ class ProjectionReadModels:
         self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int, kind: str | None = None
     ) -> dict[str, Any]:
         """One page of the work queue (filtered and paged by the database), and how many items in all."""
-        with self._lock:
+        with self._lock, self._one_reading():
             freshness = self._fresh()
             total, items = calendar.work_queue_page(
                 self.store, today, scope, overdue_only=overdue_only, kind=kind, page=page, per_page=per_page
@@ -190,7 +195,7 @@ class ProjectionReadModels:
             yield self.store, self._fresh()
 
     def timeline(self, convention_id: UUID) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self._one_reading():
             freshness = self._fresh()
             lines = history.timeline(self.store, convention_id)
         return {"id": str(convention_id), "lines": lines, "freshness": freshness}

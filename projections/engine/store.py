@@ -76,6 +76,7 @@ class Tx:
     store: ProjectionStore
     cursor: Any
     tables: dict[str, str] = field(default_factory=dict)  # logical -> physical, set by the runner
+    live: dict[str, int] = field(default_factory=dict)  # read model -> live generation, as read in this tx
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         self.cursor.execute(self.store.sql(sql), params)
@@ -141,6 +142,7 @@ class ProjectionStore:
         self.sealer = sealer
         self.reconnect: Callable[[], Any] | None = None  # PostgreSQL: how to open the connection again
         self.readers: Any = None  # PostgreSQL: a pool the queries read from (``read_in_parallel``)
+        self._open = threading.local()  # the reading ``one_reading`` holds open in this thread
         with self.transaction() as tx:
             self.serialise_ddl(tx)
             tx.execute(
@@ -314,9 +316,27 @@ class ProjectionStore:
         self.readers = pool
 
     @contextmanager
+    def one_reading(self) -> Iterator[Tx]:
+        """One reading for every query of the block in this thread (``reading`` gives it again): an
+        API read asks the positions, then its read model's rows, in one transaction on one pooled
+        connection, and the live generations the positions gave name the tables without asking again
+        (three round trips fewer per list or dashboard)."""
+        if getattr(self._open, "tx", None) is not None:
+            yield self._open.tx
+            return
+        with self.reading() as tx:
+            self._open.tx = tx
+            try:
+                yield tx
+            finally:
+                self._open.tx = None
+
+    @contextmanager
     def reading(self) -> Iterator[Tx]:
-        """A read-only snapshot for queries."""
-        if self.readers is not None:
+        """A read-only snapshot for queries (the one ``one_reading`` holds open, if any)."""
+        if (held := getattr(self._open, "tx", None)) is not None:
+            yield held
+        elif self.readers is not None:
             with self.readers.connection() as conn, conn.transaction(force_rollback=True), conn.cursor() as cur:
                 yield Tx(self, cur)
         elif self.dialect == "sqlite":
@@ -361,6 +381,8 @@ class ProjectionStore:
             f"SELECT name, generation, position, live FROM {TRACKING} ORDER BY name, generation"
         ):
             out.setdefault(name, []).append((g, p, bool(live)))
+            if live:
+                tx.live[name] = g
         return out
 
     def live_generation(self, tx: Tx, name: str) -> int | None:
@@ -379,8 +401,9 @@ class ProjectionStore:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def resolve(self, tx: Tx, name: str, tables: Sequence[Table]) -> None:
-        """Point ``tx.t(...)`` at the live generation of read model ``name`` (for queries)."""
-        gen = self.live_generation(tx, name)
+        """Point ``tx.t(...)`` at the live generation of read model ``name`` (for queries), as this
+        transaction already read it, if it did."""
+        gen = tx.live[name] if name in tx.live else self.live_generation(tx, name)
         if gen is None:
             raise LookupError(f"projection {name} has no live tables: run `conventions project`")
         for table in tables:
