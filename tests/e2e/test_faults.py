@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
@@ -311,13 +312,18 @@ def test_follower_and_scheduler_killed_mid_work_then_restarted_work_exactly_once
     env = env_for(pg_settings)
     first = Proc(tmp_path / "follower-1.log", env, "project", "--follow", "--batch-size", "20", "--lock-poll", "0.2")
     second: Proc | None = None
+    frozen = psycopg.connect(**pg_settings.postgres_connect_kwargs())
     try:
         first.wait_for("projections.lock_acquired")
+        wait_until(lambda: tracked(runner) > 0, "the first follower's first committed batch")
+        # From now on the first follower cannot commit a batch: it waits, mid-batch, on the
+        # tracking table (readers still read it). No bet on how fast it works.
+        frozen.execute("LOCK TABLE projection_tracking IN EXCLUSIVE MODE")
+        assert not caught_up(runner), "the first follower had finished before the kill"
         second = Proc(tmp_path / "follower-2.log", env, "project", "--follow", "--lock-poll", "0.2")
         second.wait_for("projections.standing_by")  # the lock is taken: the second one waits
-        wait_until(lambda: tracked(runner) > 0, "the first follower's first committed batch")
         first.kill9()
-        assert not caught_up(runner), "the first follower had finished before the kill"
+        frozen.rollback()  # the dead follower's session ends once its statement can run: its batch is lost
         second.wait_for("projections.lock_acquired")  # takes over once the dead one's session is gone
         wait_until(lambda: caught_up(runner), "the second follower caught up")
 
@@ -344,6 +350,7 @@ def test_follower_and_scheduler_killed_mid_work_then_restarted_work_exactly_once
         assert runner.verify() == []  # the read models equal a fresh replay of the whole log
         assert second.terminate() == 0
     finally:
+        frozen.close()
         first.close()
         if second is not None:
             second.close()
