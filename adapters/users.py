@@ -19,11 +19,14 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.settings import Settings
 from domain.errors import ForbiddenTransition, InvalidInput, NotFound
 from projections.scope import sees as in_scope
+
+if TYPE_CHECKING:
+    from adapters.token_cache import TokenCache
 
 TOKEN_PREFIX = "cpam_"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -122,6 +125,7 @@ class UserStore:
     def __init__(
         self, connect: Any, placeholder: str = "?", shared: bool = False, release: Any = None, close: Any = None
     ) -> None:
+        self.cache: TokenCache | None = None  # PostgreSQL API processes: users by token (``build_user_store``)
         self._connect = connect
         self._release = release or (lambda conn: conn.close())
         self._close = close
@@ -192,9 +196,15 @@ class UserStore:
         users = [_user(r) for r in rows]
         return [u for u in users if include_revoked or u.revoked_at is None]
 
+    def cached(self, token: str) -> User | None:
+        """The token's user if this process saw it lately and the users table has not changed since
+        (no I/O, see ``adapters.token_cache``); None: ask ``authenticate``."""
+        return None if self.cache is None else self.cache.get(hash_token(token))
+
     def authenticate(self, token: str) -> User | None:
         """The active user holding this token, or None. The stored hash is compared in constant time."""
         digest = hash_token(token)
+        generation = None if self.cache is None else self.cache.generation()
         with self._cursor() as cur:
             cur.execute(
                 self._sql(
@@ -206,7 +216,10 @@ class UserStore:
             row = cur.fetchone()
         if row is None or not hmac.compare_digest(row[5], digest):
             return None
-        return _user(row[:5])
+        user = _user(row[:5])
+        if self.cache is not None:
+            self.cache.put(digest, user, generation)
+        return user
 
     def credential(self, name: str) -> str | None:
         """The hash of the active user's token (None: unknown or revoked): what a web session was
@@ -219,6 +232,8 @@ class UserStore:
         return None if row is None else str(row[0])
 
     def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
         if self._close is not None:
             self._close()
         if self._shared is not None:
@@ -244,10 +259,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def build_user_store(settings: Settings) -> UserStore:
-    """The user store of this deployment, next to its events."""
+def build_user_store(settings: Settings, *, cache: bool = False) -> UserStore:
+    """The user store of this deployment, next to its events; ``cache``: an API process's, which
+    remembers the tokens it saw until the table changes (PostgreSQL, ``adapters.token_cache``)."""
     if settings.store == "postgres":
+        import psycopg
         from psycopg_pool import ConnectionPool
+
+        from adapters.token_cache import TokenCache, install_trigger
 
         kwargs: dict[str, Any] = {
             "host": settings.postgres_host, "port": settings.postgres_port, "user": settings.postgres_user,
@@ -262,7 +281,17 @@ def build_user_store(settings: Settings) -> UserStore:
             open=True,
             name="conventions-users", timeout=5,  # database away: a 503 in seconds, not a request held 30 s
         )  # fmt: skip
-        return UserStore(pool.getconn, placeholder="%s", release=pool.putconn, close=pool.close)
+        store = UserStore(pool.getconn, placeholder="%s", release=pool.putconn, close=pool.close)
+        with pool.connection() as conn:
+            install_trigger(conn)
+        if cache:
+            # The listening connection notices a dead server within seconds (TCP keepalives).
+            listen = {k: v for k, v in kwargs.items() if v is not None} | {
+                "autocommit": True, "application_name": "conventions-users-listener", "connect_timeout": 5,
+                "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+            }  # fmt: skip
+            store.cache = TokenCache(lambda: psycopg.connect(**listen))
+        return store
     if settings.store == "memory":
         return UserStore(lambda: sqlite3.connect(":memory:", check_same_thread=False), shared=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

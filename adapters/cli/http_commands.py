@@ -79,9 +79,9 @@ def _run(settings: Any, host: str, port: int, workers: int, data_dir: Path | Non
             log_config=log_config, access_log=False,
         )  # fmt: skip
     else:
-        from adapters.http.app import create_app
+        from adapters.http.app import create_served_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config, access_log=False)
+        uvicorn.run(create_served_app(settings), host=host, port=port, log_config=log_config, access_log=False)
 
 
 def _store(data_dir: Path | None):  # noqa: ANN202 - the store type is internal

@@ -32,6 +32,7 @@ from adapters.http.routes_ops import router as ops_router
 from adapters.http.routes_reports import router as reports_router
 from adapters.http.services import Services
 from adapters.settings import Settings
+from adapters.users import build_user_store
 from adapters.web import install as install_web
 
 DESCRIPTION = """\
@@ -267,7 +268,14 @@ def create_app_from_env() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_served_app(settings)
+
+
+def create_served_app(settings: Settings) -> FastAPI:
+    """The app ``conventions serve`` runs: one that remembers the tokens it saw, until the users
+    table changes (PostgreSQL, ``adapters.token_cache``). Its listening thread and connection live
+    as long as the process: apps built for a while (tests, scripts) do without."""
+    return create_app(settings, services=build_services(settings, users=build_user_store(settings, cache=True)))
 
 
 def _serve_docs(api: FastAPI) -> None:

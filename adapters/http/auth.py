@@ -12,6 +12,7 @@ from uuid import UUID
 import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from adapters.http.errors import ApiError
 from adapters.users import Permission, User
@@ -25,11 +26,16 @@ bearer = HTTPBearer(
 )
 
 
-def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> User:
-    """The token's user; 401 when the token is missing, unknown or revoked."""
+async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> User:
+    """The token's user; 401 when the token is missing, unknown or revoked. A token this process saw
+    lately, with no change to the users since, is answered here (``UserStore.cached``); otherwise
+    the store is asked in a worker thread."""
     if credentials is None or not credentials.credentials:
         raise ApiError(401, "missing_token", "Authentification requise : en-tête « Authorization: Bearer <jeton> ».")
-    user = request.app.state.services.users.authenticate(credentials.credentials)
+    users = request.app.state.services.users
+    user = users.cached(credentials.credentials)
+    if user is None:
+        user = await run_in_threadpool(users.authenticate, credentials.credentials)
     if user is None:
         raise ApiError(401, "invalid_token", "Jeton inconnu ou révoqué.")
     request.state.actor = user.name
