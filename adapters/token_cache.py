@@ -94,19 +94,23 @@ class TokenCache:
         self._thread.join(5)
 
     def _listen(self) -> None:
+        failing = False  # logged once per outage, not at every retry
         while not self._stop.is_set():
             try:
                 with self._connect() as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.invalidate()  # whatever changed before LISTEN was not heard
                     self.listening = True
-                    _log.debug("users.cache_listening")
+                    if failing:
+                        _log.info("users.cache_listening")
+                    failing = False
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
                             self.invalidate()
             except Exception as error:  # noqa: BLE001 - any failure: stop caching, then listen again
-                if not self._stop.is_set():
+                if not self._stop.is_set() and not failing:
                     _log.warning("users.cache_not_listening", error=repr(error))
+                failing = True
             finally:
                 self.listening = False
                 self.invalidate()

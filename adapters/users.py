@@ -145,8 +145,9 @@ class UserStore:
             try:
                 # PostgreSQL's pooled connections are in autocommit, so that a read (a token, on
                 # every request) is one round trip, not three (BEGIN, SELECT, COMMIT); ``atomic``
-                # statements still run in one transaction.
-                with conn.transaction() if atomic and getattr(conn, "autocommit", False) else nullcontext():
+                # statements still run in one transaction. (``is True``: sqlite3's own ``autocommit``,
+                # Python 3.12, is -1 by default, and SQLite opens its transactions itself.)
+                with conn.transaction() if atomic and getattr(conn, "autocommit", False) is True else nullcontext():
                     cur = conn.cursor()
                     yield cur
                 conn.commit()

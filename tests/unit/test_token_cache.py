@@ -55,13 +55,18 @@ def wire() -> Iterator[tuple[TokenCache, queue.Queue[str], list[str], list[bool]
     cache.close()
 
 
+def listen(cache: TokenCache, reachable: list[bool]) -> None:
+    """The database answers: wait until the cache listens (evidence, not a delay)."""
+    reachable[0] = True
+    wait_until(lambda: cache.listening, "the cache to listen")
+
+
 def test_nothing_is_cached_until_the_cache_listens(wire: Any) -> None:
     cache, _, opened, reachable = wire
     assert not cache.listening and cache.generation() is None
     cache.put("h1", "alice", cache.generation())
     assert cache.get("h1") is None
-    reachable[0] = True
-    wait_until(lambda: cache.listening, "the cache to listen")
+    listen(cache, reachable)
     assert opened[0] == "LISTEN conventions_users"
     cache.put("h1", "alice", cache.generation())
     assert cache.get("h1") == "alice"
@@ -69,8 +74,7 @@ def test_nothing_is_cached_until_the_cache_listens(wire: Any) -> None:
 
 def test_a_change_empties_the_cache_and_an_answer_read_before_it_is_refused(wire: Any) -> None:
     cache, events, _, reachable = wire
-    reachable[0] = True
-    wait_until(lambda: cache.listening, "the cache to listen")
+    listen(cache, reachable)
     cache.put("h1", "alice", cache.generation())
     before = cache.generation()  # a request asks the database...
     events.put("public")  # ...while a revocation commits elsewhere
@@ -83,8 +87,7 @@ def test_a_change_empties_the_cache_and_an_answer_read_before_it_is_refused(wire
 
 def test_a_lost_connection_stops_caching_until_listening_again(wire: Any) -> None:
     cache, events, opened, reachable = wire
-    reachable[0] = True
-    wait_until(lambda: cache.listening, "the cache to listen")
+    listen(cache, reachable)
     cache.put("h1", "alice", cache.generation())
     reachable[0] = False
     events.put("drop")
@@ -99,8 +102,7 @@ def test_a_lost_connection_stops_caching_until_listening_again(wire: Any) -> Non
 
 def test_an_entry_expires(wire: Any) -> None:
     cache, _, _, reachable = wire
-    reachable[0] = True
-    wait_until(lambda: cache.listening, "the cache to listen")
+    listen(cache, reachable)
     cache.ttl = -1.0  # already past: no timing involved
     cache.put("h1", "alice", cache.generation())
     assert cache.get("h1") is None
