@@ -86,10 +86,13 @@ class ProjectionReadModels:
         self._lock: AbstractContextManager[Any] = nullcontext() if parallel else threading.Lock()
         self._as_of: tuple[int, datetime | None] = (0, None)
 
-    def _one_reading(self) -> AbstractContextManager[Any]:
-        """Reading only (a follower writes): the positions and the rows in one transaction (see
-        ``ProjectionStore.one_reading``). Catching up inline writes first: each query its own."""
-        return nullcontext() if self.catch_up else self.store.one_reading()
+    @contextmanager
+    def _read(self) -> Iterator[dict[str, Any]]:
+        """What every read model answer runs in: the lock, and its freshness. Reading only (a
+        follower writes), the positions and the rows are one transaction (``ProjectionStore.
+        one_reading``); catching up inline writes first, so each query has its own."""
+        with self._lock, nullcontext() if self.catch_up else self.store.one_reading():
+            yield self._fresh()
 
     def _fresh(self) -> dict[str, Any]:
         """Catch up when only a little behind; the freshness of what will be read."""
@@ -139,8 +142,7 @@ class ProjectionReadModels:
             return self._freshness(self.runner.positions(head), head)
 
     def conventions(self, scope: Scope, query: ListQuery) -> dict[str, Any]:
-        with self._lock, self._one_reading():
-            freshness = self._fresh()
+        with self._read() as freshness:
             result = conventions_list.search(
                 self.store, q=query.q, cpams=narrow(scope, query.cpam), status=query.status, option=query.option,
                 tier=query.tier, contract_year=query.contract_year, sort=query.sort.lstrip("-"),
@@ -150,15 +152,13 @@ class ProjectionReadModels:
         return {**result, "freshness": freshness}
 
     def dashboard(self, scope: Scope, today: date) -> dict[str, Any]:
-        with self._lock, self._one_reading():
-            freshness = self._fresh()
+        with self._read() as freshness:
             data = portfolio.dashboard(self.store, today, scope, remember=self.catch_up)
         return {"cpams": None if scope is None else sorted(scope), **data, "freshness": freshness}
 
     def ledger(self, scope: Scope, query: LedgerQuery) -> dict[str, Any]:
         cpams = narrow(scope, query.cpam)
-        with self._lock, self._one_reading():
-            freshness = self._fresh()
+        with self._read() as freshness:
             rows = ledger.instalments(
                 self.store, cpams=cpams, year=query.year, status=query.status, due_from=query.due_from,
                 due_to=query.due_to,
@@ -173,8 +173,7 @@ class ProjectionReadModels:
         self, scope: Scope, today: date, overdue_only: bool, page: int, per_page: int, kind: str | None = None
     ) -> dict[str, Any]:
         """One page of the work queue (filtered and paged by the database), and how many items in all."""
-        with self._lock, self._one_reading():
-            freshness = self._fresh()
+        with self._read() as freshness:
             total, items = calendar.work_queue_page(
                 self.store, today, scope, overdue_only=overdue_only, kind=kind, page=page, per_page=per_page
             )
@@ -195,8 +194,7 @@ class ProjectionReadModels:
             yield self.store, self._fresh()
 
     def timeline(self, convention_id: UUID) -> dict[str, Any]:
-        with self._lock, self._one_reading():
-            freshness = self._fresh()
+        with self._read() as freshness:
             lines = history.timeline(self.store, convention_id)
         return {"id": str(convention_id), "lines": lines, "freshness": freshness}
 

@@ -321,15 +321,12 @@ class ProjectionStore:
         API read asks the positions, then its read model's rows, in one transaction on one pooled
         connection, and the live generations the positions gave name the tables without asking again
         (three round trips fewer per list or dashboard)."""
-        if getattr(self._open, "tx", None) is not None:
-            yield self._open.tx
-            return
-        with self.reading() as tx:
-            self._open.tx = tx
+        with self.reading() as tx:  # the one already held, in a nested block
+            outer, self._open.tx = getattr(self._open, "tx", None), tx
             try:
                 yield tx
             finally:
-                self._open.tx = None
+                self._open.tx = outer
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:
@@ -375,7 +372,8 @@ class ProjectionStore:
         return [(g, p, bool(live)) for g, p, live in rows]
 
     def every_generation(self, tx: Tx) -> dict[str, list[tuple[int, int, bool]]]:
-        """``generations`` of every read model, from one query (what each API read asks first)."""
+        """``generations`` of every read model, from one query (what each API read asks first); the
+        live ones are also noted in ``tx.live``, so ``resolve`` in the same transaction asks no more."""
         out: dict[str, list[tuple[int, int, bool]]] = {}
         for name, g, p, live in tx.fetchall(
             f"SELECT name, generation, position, live FROM {TRACKING} ORDER BY name, generation"
