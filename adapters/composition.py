@@ -206,14 +206,9 @@ def _postgres_pool(settings: Settings, name: str, size: int) -> Any:
     """A pool of connections to the deployment's PostgreSQL database and schema."""
     from psycopg_pool import ConnectionPool
 
-    kwargs: dict[str, Any] = {
-        "host": settings.postgres_host, "port": settings.postgres_port, "user": settings.postgres_user,
-        "dbname": settings.postgres_dbname, "password": settings.postgres_password or None, "application_name": name,
-    }  # fmt: skip
-    if settings.postgres_schema:
-        kwargs["options"] = f"-c search_path={settings.postgres_schema}"
     return ConnectionPool(
-        kwargs={k: v for k, v in kwargs.items() if v is not None}, min_size=1, max_size=max(size, 1), open=True,
+        kwargs=settings.postgres_connect_kwargs() | {"application_name": name}, min_size=1, max_size=max(size, 1),
+        open=True,
         name=name, timeout=5,  # database away: a 503 in seconds, not a request held 30 s
     )  # fmt: skip
 

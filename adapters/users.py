@@ -269,16 +269,10 @@ def build_user_store(settings: Settings, *, cache: bool = False) -> UserStore:
 
         from adapters.token_cache import TokenCache, install_trigger
 
-        kwargs: dict[str, Any] = {
-            "host": settings.postgres_host, "port": settings.postgres_port, "user": settings.postgres_user,
-            "dbname": settings.postgres_dbname, "password": settings.postgres_password or None,
-            "application_name": "conventions-users",
-        }  # fmt: skip
-        if settings.postgres_schema:
-            kwargs["options"] = f"-c search_path={settings.postgres_schema}"
+        conninfo = settings.postgres_connect_kwargs()
         # A small pool: every authenticated request reads one row, a connection each time would cost more.
         pool = ConnectionPool(
-            kwargs={k: v for k, v in kwargs.items() if v is not None} | {"autocommit": True}, min_size=1, max_size=4,
+            kwargs=conninfo | {"application_name": "conventions-users", "autocommit": True}, min_size=1, max_size=4,
             open=True,
             name="conventions-users", timeout=5,  # database away: a 503 in seconds, not a request held 30 s
         )  # fmt: skip
@@ -287,7 +281,7 @@ def build_user_store(settings: Settings, *, cache: bool = False) -> UserStore:
             install_trigger(conn)
         if cache:
             # The listening connection notices a dead server within seconds (TCP keepalives).
-            listen = {k: v for k, v in kwargs.items() if v is not None} | {
+            listen = conninfo | {
                 "autocommit": True, "application_name": "conventions-users-listener", "connect_timeout": 5,
                 "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
             }  # fmt: skip
