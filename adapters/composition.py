@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from scheduler.lock import SchedulerLock
 
 
+PG_EVENTS_RECORDER = "adapters.pg_events:OneStatementRecorder"  # a topic: SQLite never imports psycopg
+
+
 def event_store_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing environment for the chosen store, in the storage format of
     ``adapters.persistence`` (whatever the store, tests in memory included)."""
@@ -55,6 +58,8 @@ def event_store_env(settings: Settings) -> dict[str, str]:
             # database away, the API answers 503 within a minute instead of holding requests for minutes.
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "CREATE_TABLE": "y",
+            # The log's table lock held inside the database only (adapters.pg_events).
+            "APPLICATION_RECORDER_TOPIC": PG_EVENTS_RECORDER,
         }
         if settings.postgres_schema:
             env["POSTGRES_SCHEMA"] = settings.postgres_schema

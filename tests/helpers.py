@@ -1,5 +1,6 @@
 """Set-up the test modules share: a standard signature, the CLI as an operator runs it, a server
-waited for on /health, and a stand-in for an event that gained a field.
+waited for on /health, a stand-in for an event that gained a field, and what a PostgreSQL
+connection sent, read from libpq's own trace.
 
 Only set-up lives here; what each test asserts stays in the test.
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -98,3 +101,34 @@ def wait_healthy(
             return False
 
     wait_until(healthy, what, interval=interval)
+
+
+# ---------------------------------------------------------------- PostgreSQL's wire
+@contextmanager
+def traced(trace: Path) -> Iterator[Callable[[Any], None]]:
+    """``trace(conn)`` makes libpq write everything ``conn`` sends and receives to the file ``trace``
+    until the block ends (read it with ``sent_statements``)."""
+    connections: list[Any] = []
+    with trace.open("w") as out:
+
+        def trace_connection(conn: Any) -> None:
+            conn.pgconn.trace(out.fileno())
+            connections.append(conn)
+
+        try:
+            yield trace_connection
+        finally:
+            for conn in connections:
+                if not conn.closed:
+                    conn.pgconn.untrace()
+            out.flush()
+
+
+def sent_statements(trace: Path) -> list[str]:
+    """The statements (simple ``Query`` or prepared ``Parse``) the client sent, in libpq's trace."""
+    statements = []
+    for line in trace.read_text().splitlines():
+        fields = line.split("\t")[-4:]  # [timestamp,] direction, length, message, content
+        if len(fields) == 4 and fields[0] == "F" and fields[2] in ("Query", "Parse"):
+            statements.append(fields[3].strip())
+    return statements

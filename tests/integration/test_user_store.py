@@ -15,6 +15,7 @@ import pytest
 from adapters.settings import Settings
 from adapters.users import UserStore, build_user_store
 from domain.errors import ForbiddenTransition
+from tests.helpers import sent_statements, traced
 from tests.waiting import wait_until
 
 
@@ -26,28 +27,21 @@ def store(pg_settings: Settings) -> Iterator[UserStore]:
 
 
 def wire(store: UserStore, trace: Path, action: Any) -> list[str]:
-    """The simple-protocol statements (BEGIN, COMMIT, ...) the store sent to PostgreSQL during
-    ``action``, read from libpq's own trace of every connection it took."""
+    """The statements the store sent to PostgreSQL during ``action``, on every connection it took."""
     taken = store._connect
+    with traced(trace) as trace_connection:
 
-    def traced() -> Any:
-        conn = taken()
-        conn.pgconn.trace(out.fileno())
-        return conn
+        def tracing() -> Any:
+            conn = taken()
+            trace_connection(conn)
+            return conn
 
-    with trace.open("w") as out:
-        store._connect = traced
+        store._connect = tracing
         try:
             action()
         finally:
             store._connect = taken
-        out.flush()
-    statements = []
-    for line in trace.read_text().splitlines():
-        fields = line.split("\t")[-4:]  # [timestamp,] direction, length, message, content
-        if len(fields) == 4 and fields[0] == "F" and fields[2] in ("Query", "Parse"):
-            statements.append(fields[3].strip())
-    return statements
+    return sent_statements(trace)
 
 
 def test_a_token_check_is_one_statement_without_begin_or_commit(store: UserStore, tmp_path: Path) -> None:
