@@ -46,6 +46,7 @@ class Follower:
         check_lock_every: float = 5.0,
         retry_after: float = 1.0,
         idle: Callable[[Any], int] | None = None,
+        tidy_every: float = 10.0,
     ) -> None:
         self._make_runner = runner
         self.idle = idle  # the dashboard's plans, after events and when quiet: given the runner, how much done
@@ -56,6 +57,8 @@ class Follower:
         self.lock_poll = lock_poll
         self.check_lock_every = check_lock_every
         self.retry_after = retry_after
+        self.tidy_every = tidy_every  # seconds between two looks for read-model tables to vacuum
+        self._tidied: tuple[float, int] = (time.monotonic(), 0)  # when, and events applied by then
         self.stop = threading.Event()
         self.applied = 0
 
@@ -93,8 +96,25 @@ class Follower:
                 log.info("projections.caught_up", applied=applied, total=self.applied)
             # Also right after events were applied: under a steady flow of commands the log is never
             # quiet, and every dashboard would compute the plans the new events emptied.
+            self._tidy()
             if not self._idle_work() and not applied:
                 self.stop.wait(self.poll)
+
+    def _tidy(self) -> None:
+        """Every ``tidy_every`` seconds in which events were applied, vacuum the read-model tables
+        their updates bloated (``ProjectionStore.vacuum_bloated``): PostgreSQL's autovacuum may be
+        off or late, and a bloated table slows every read of it."""
+        when, applied = self._tidied
+        if self.applied == applied or time.monotonic() - when < self.tidy_every:
+            return
+        self._tidied = (time.monotonic(), self.applied)
+        try:
+            vacuumed = self.runner.store.vacuum_bloated()
+        except Exception as error:  # noqa: BLE001 - housekeeping: never stops following
+            log.error("projections.vacuum_failed", error=f"{type(error).__name__}: {error}"[:500])
+            return
+        if vacuumed:
+            log.info("projections.vacuumed", tables=vacuumed)
 
     def _idle_work(self) -> int:
         """The follow-up work (after events, when quiet), asked again only once events were applied

