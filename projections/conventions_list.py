@@ -182,11 +182,12 @@ def search(
         if sealer is not None and sort == "name":
             total, rows = _by_sealed_name(tx, sealer, clause, params, descending, page, per_page)
         else:
-            total = tx.fetchall(f"SELECT COUNT(*) FROM {table}{clause}", params)[0][0]
-            rows = tx.fetchall(
-                f"SELECT {', '.join(COLUMNS)} FROM {table}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, per_page, (page - 1) * per_page],
-            )
+            counted, rows = tx.fetch_each([
+                (f"SELECT COUNT(*) FROM {table}{clause}", params),
+                (f"SELECT {', '.join(COLUMNS)} FROM {table}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                 [*params, per_page, (page - 1) * per_page]),
+            ])  # fmt: skip
+            total = counted[0][0]
     return {
         "total": int(total), "page": page, "per_page": per_page,
         "items": [reveal(sealer, dict(zip(COLUMNS, r, strict=True))) for r in rows],

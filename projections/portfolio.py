@@ -261,38 +261,28 @@ def dashboard(store: ProjectionStore, today: date, cpams: Scope = None, *, remem
     with store.reading_live(Portfolio) as tx:
         p: list[Any] = []
         scope = _scope(cpams, p)
-        counts = tx.fetchall(
-            f"SELECT cpam_code, status, option, tier, COUNT(*), SUM(fte_milli) FROM {tx.t(CONVENTIONS.name)}{scope} "
-            "GROUP BY cpam_code, status, option, tier ORDER BY cpam_code, status, option, tier",
-            p,
-        )
-        money = tx.fetchall(
-            f"SELECT cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents, open_cents "
-            f"FROM {tx.t(MONEY.name)}{scope} ORDER BY year, cpam_code",
-            p,
-        )
-        reviews = _review_counts(tx, today, cpams)
-        attainment = tx.fetchall(f"SELECT cpam_code, bucket, n FROM {tx.t(ATTAINMENTS.name)}{scope} "
-                                 "ORDER BY cpam_code, bucket", p)  # fmt: skip
-        suspended = tx.fetchall(
-            f"SELECT convention_id, cpam_code, suspended_since FROM {tx.t(CONVENTIONS.name)} WHERE status = 'suspended'"
-            + _also(cpams, p)
-            + " ORDER BY suspended_since, convention_id",
-            p,
-        )
-        planned = tx.fetchall(
-            f"SELECT cpam_code, {', '.join(f'SUM({c})' for c in PLAN_COLUMNS)} FROM {tx.t(CONVENTIONS.name)} "
-            "WHERE plan_year = ?" + _also(cpams, p) + " GROUP BY cpam_code",
-            [first, *p],
-        )
-        # Terminated conventions have no plan (their unpaid instalments are in open_cents).
-        to_plan = tx.fetchall(
-            f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)} "
-            f"WHERE (plan_year IS NULL OR (plan_year <> {NO_PLAN} AND plan_year <> ?))"
-            + _also(cpams, p)
-            + " ORDER BY convention_id",
-            [first, *p],
-        )
+        t = today.isoformat()
+        queries = [
+            (f"SELECT cpam_code, status, option, tier, COUNT(*), SUM(fte_milli) FROM {tx.t(CONVENTIONS.name)}{scope} "
+             "GROUP BY cpam_code, status, option, tier ORDER BY cpam_code, status, option, tier", p),
+            (f"SELECT cpam_code, year, due_cents, to_recover_cents, paid_cents, recovered_cents, open_cents "
+             f"FROM {tx.t(MONEY.name)}{scope} ORDER BY year, cpam_code", p),
+            (f"SELECT cpam_code, on_time, late FROM {tx.t(REVIEWS_HELD.name)}{scope}", p),
+            ("SELECT cpam_code, SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END), "
+             f"SUM(CASE WHEN deadline >= ? THEN 1 ELSE 0 END) FROM {tx.t(OPEN_REVIEWS.name)}{scope} GROUP BY cpam_code",
+             [t, t, *p]),
+            (f"SELECT cpam_code, bucket, n FROM {tx.t(ATTAINMENTS.name)}{scope} ORDER BY cpam_code, bucket", p),
+            (f"SELECT convention_id, cpam_code, suspended_since FROM {tx.t(CONVENTIONS.name)} "
+             "WHERE status = 'suspended'" + _also(cpams, p) + " ORDER BY suspended_since, convention_id", p),
+            (f"SELECT cpam_code, {', '.join(f'SUM({c})' for c in PLAN_COLUMNS)} FROM {tx.t(CONVENTIONS.name)} "
+             "WHERE plan_year = ?" + _also(cpams, p) + " GROUP BY cpam_code", [first, *p]),
+            # Terminated conventions have no plan (their unpaid instalments are in open_cents).
+            (f"SELECT convention_id, state FROM {tx.t(CONVENTIONS.name)} "
+             f"WHERE (plan_year IS NULL OR (plan_year <> {NO_PLAN} AND plan_year <> ?))"
+             + _also(cpams, p) + " ORDER BY convention_id", [first, *p]),
+        ]  # fmt: skip
+        counts, money, held, open_, attainment, suspended, planned, to_plan = tx.fetch_each(queries)
+    reviews = _review_counts(held, open_)
     plans, unprocessable = _plans(to_plan, first)
     if plans and remember:
         _remember(store, first, plans)
@@ -423,17 +413,8 @@ def _forecast_totals(
     return forecast, arrears
 
 
-def _review_counts(tx: Tx, today: date, cpams: Scope) -> dict[str, list[int]]:
+def _review_counts(held: list[tuple[Any, ...]], open_: list[tuple[Any, ...]]) -> dict[str, list[int]]:
     """Per CPAM: reviews held on time, held late, overdue and pending (not held, deadline to come)."""
-    p: list[Any] = []
-    scope = _scope(cpams, p)
-    held = tx.fetchall(f"SELECT cpam_code, on_time, late FROM {tx.t(REVIEWS_HELD.name)}{scope}", p)
-    t = today.isoformat()
-    open_ = tx.fetchall(
-        "SELECT cpam_code, SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN deadline >= ? THEN 1 ELSE 0 END) FROM {tx.t(OPEN_REVIEWS.name)}{scope} GROUP BY cpam_code",
-        [t, t, *p],
-    )
     reviews: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for c, on_time, late in held:
         reviews[c][0:2] = [int(on_time), int(late)]

@@ -89,6 +89,23 @@ class Tx:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.execute(sql, params).fetchall())
 
+    def fetch_each(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each ``(sql, params)``, in order. PostgreSQL gets them all at once (psycopg's
+        pipeline mode: one round trip): a dashboard's eight queries one after the other cost eight
+        waits for the server, and as many for the interpreter of a busy API process."""
+        if self.store.dialect != "postgres" or len(queries) < 2:
+            return [self.fetchall(sql, params) for sql, params in queries]
+        conn = self.cursor.connection
+        cursors = [conn.cursor() for _ in queries]
+        try:
+            with conn.pipeline():
+                for cursor, (sql, params) in zip(cursors, queries, strict=True):
+                    cursor.execute(self.store.sql(sql), params)
+                return [list(cursor.fetchall()) for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
     def t(self, logical: str) -> str:
         return self.tables[logical]
 
