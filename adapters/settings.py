@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_workers: int = 1
+    http_threads: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="Per API process: how many requests run their blocking work (database, rules) at once; "
+        "the others wait their turn, first come, first served.",
+    )
     ready_max_lag: int = Field(
         default=1000,
         ge=0,

@@ -12,7 +12,9 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health, summary="Le processus répond")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
+    """On the event loop, not in a worker thread: the answer stays immediate while every thread
+    waits for a database that is away (``CONVENTIONS_HTTP_THREADS``)."""
     return {"status": "ok"}
 
 
