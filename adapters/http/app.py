@@ -287,8 +287,8 @@ def _limit_threads(api: FastAPI, threads: int) -> None:
     """At most ``threads`` requests in worker threads at once (anyio's limiter, 40 by default); the
     others wait for a free one in arrival order. Each request waits on the database several times,
     and each time it must then win the interpreter back from every other thread: under 50 clients,
-    40 threads per process made that a lottery, where 4 served 20 % more requests per second with a
-    p99 a quarter lower (docs/benchmarks.md)."""
+    40 threads per process made that a lottery; with 4 the benchmark's p99 was a quarter lower
+    (docs/benchmarks.md)."""
     started = api.router.lifespan_context
 
     @asynccontextmanager
