@@ -63,6 +63,13 @@ class OneStatementRecorder(PostgresApplicationRecorder):
             "(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[])"
         ).format(**names)
 
+    def _create_table(self, curs: Any) -> None:
+        """One process at a time creates or replaces the log's tables, index and functions in this
+        schema: processes starting together on PostgreSQL would otherwise race on ``CREATE OR REPLACE
+        FUNCTION`` (``tuple concurrently updated``) and on ``CREATE TABLE IF NOT EXISTS``."""
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.datastore.schema}.events_ddl",))
+        super()._create_table(curs)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """The events' notification ids, in the order given. The application passes ``tracking=None``;
         a call with anything more (a process recorder's tracking) takes the library's own way."""

@@ -110,3 +110,25 @@ def test_a_duplicate_version_is_an_integrity_error_and_stores_nothing(app: Conve
         recorder.insert_events([*events(uuid.uuid4(), 1), *events(oid, 2, 1)])
     assert [e.originator_version for e in recorder.select_events(oid)] == [1]
     assert recorder.insert_events(events(oid, 2)) is not None  # and the connection is usable again
+
+
+def test_processes_starting_together_create_the_log_one_at_a_time(pg_settings: Settings, pg_schema: str) -> None:
+    """While another process holds the schema's DDL lock, a new one waits before creating anything."""
+    with psycopg.connect(**PG) as holder, psycopg.connect(**PG, autocommit=True) as observer:
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{pg_schema}.events_ddl",))
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(build_app, pg_settings)
+
+            def waiting_on_the_lock() -> bool:
+                rows = observer.execute(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                ).fetchall()
+                return bool(rows) or starting.done()
+
+            wait_until(waiting_on_the_lock, "the new process waiting for the DDL lock")
+            assert not starting.done(), starting.result()
+            holder.rollback()
+            started = starting.result()
+    assert isinstance(started.recorder, OneStatementRecorder)
+    started.close()
