@@ -124,11 +124,21 @@ def traced(trace: Path) -> Iterator[Callable[[Any], None]]:
             out.flush()
 
 
+def wire_messages(trace: Path) -> list[tuple[str, str, str]]:
+    """Each message of libpq's trace: (``F`` sent or ``B`` received, its type, the rest of the line).
+    A line is ``[timestamp] direction length type [content]``, tab-separated."""
+    messages = []
+    for line in trace.read_text().splitlines():
+        fields = line.split("\t")
+        if fields[0] not in ("F", "B"):
+            fields = fields[1:]  # the timestamp
+        if len(fields) >= 3:
+            messages.append((fields[0], fields[2], "\t".join(fields[3:]).strip()))
+    return messages
+
+
 def sent_statements(trace: Path) -> list[str]:
     """The statements (simple ``Query`` or prepared ``Parse``) the client sent, in libpq's trace."""
-    statements = []
-    for line in trace.read_text().splitlines():
-        fields = line.split("\t")[-4:]  # [timestamp,] direction, length, message, content
-        if len(fields) == 4 and fields[0] == "F" and fields[2] in ("Query", "Parse"):
-            statements.append(fields[3].strip())
-    return statements
+    return [
+        content for direction, kind, content in wire_messages(trace) if direction == "F" and kind in ("Query", "Parse")
+    ]

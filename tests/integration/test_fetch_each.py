@@ -11,7 +11,7 @@ from adapters.composition import build_projection_store
 from adapters.settings import Settings
 from projections.engine.store import ProjectionStore
 from tests.conftest import STORES
-from tests.helpers import traced
+from tests.helpers import traced, wire_messages
 
 QUERIES = [
     ("SELECT id, n FROM pj_t_g1 WHERE n >= ? ORDER BY id", [2]),
@@ -39,21 +39,13 @@ def test_the_rows_of_each_query_as_one_by_one(store_settings: Settings) -> None:
     store.close()
 
 
-def wire_message(line: str) -> tuple[str, str]:
-    """(direction F or B, message type) of one line of libpq's trace ([timestamp,] F|B, length, type, ...)."""
-    fields = line.split("\t")
-    if fields[0] not in ("F", "B"):
-        fields = fields[1:]
-    return fields[0], fields[2]
-
-
 @pytest.mark.postgres
 def test_postgresql_gets_every_query_before_answering_any(pg_settings: Settings, tmp_path: Path) -> None:
     store = filled(pg_settings)
     with store.reading() as tx, traced(tmp_path / "trace") as trace:
         trace(tx.cursor.connection)
         tx.fetch_each(QUERIES)
-    messages = [wire_message(line) for line in (tmp_path / "trace").read_text().splitlines()]
+    messages = [(direction, kind) for direction, kind, _ in wire_messages(tmp_path / "trace")]
     sent = [m for d, m in messages if d == "F"]
     first_answer = next(i for i, (d, _) in enumerate(messages) if d == "B")
     assert sent.count("Execute") == len(QUERIES), messages
