@@ -261,7 +261,7 @@ def dashboard(store: ProjectionStore, today: date, cpams: Scope = None, *, remem
     with store.reading_live(Portfolio) as tx:
         p: list[Any] = []
         scope = _scope(cpams, p)
-        t = today.isoformat()
+        day = today.isoformat()
         queries = [
             (f"SELECT cpam_code, status, option, tier, COUNT(*), SUM(fte_milli) FROM {tx.t(CONVENTIONS.name)}{scope} "
              "GROUP BY cpam_code, status, option, tier ORDER BY cpam_code, status, option, tier", p),
@@ -270,7 +270,7 @@ def dashboard(store: ProjectionStore, today: date, cpams: Scope = None, *, remem
             (f"SELECT cpam_code, on_time, late FROM {tx.t(REVIEWS_HELD.name)}{scope}", p),
             ("SELECT cpam_code, SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END), "
              f"SUM(CASE WHEN deadline >= ? THEN 1 ELSE 0 END) FROM {tx.t(OPEN_REVIEWS.name)}{scope} GROUP BY cpam_code",
-             [t, t, *p]),
+             [day, day, *p]),
             (f"SELECT cpam_code, bucket, n FROM {tx.t(ATTAINMENTS.name)}{scope} ORDER BY cpam_code, bucket", p),
             (f"SELECT convention_id, cpam_code, suspended_since FROM {tx.t(CONVENTIONS.name)} "
              "WHERE status = 'suspended'" + _also(cpams, p) + " ORDER BY suspended_since, convention_id", p),

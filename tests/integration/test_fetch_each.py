@@ -10,7 +10,6 @@ import pytest
 from adapters.composition import build_projection_store
 from adapters.settings import Settings
 from projections.engine.store import ProjectionStore
-from tests.conftest import STORES
 from tests.helpers import traced, wire_messages
 
 QUERIES = [
@@ -28,7 +27,6 @@ def filled(settings: Settings) -> ProjectionStore:
     return store
 
 
-@pytest.mark.parametrize("store_settings", STORES, indirect=True)
 def test_the_rows_of_each_query_as_one_by_one(store_settings: Settings) -> None:
     store = filled(store_settings)
     with store.reading() as tx:

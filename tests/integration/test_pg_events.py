@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,11 @@ def app(pg_settings: Settings) -> Iterator[ConventionsApp]:
 
 def events(oid: uuid.UUID, *versions: int) -> list[StoredEvent]:
     return [StoredEvent(oid, v, "tests.Stored", f'{{"v": {v}}}'.encode()) for v in versions]
+
+
+def waiting(observer: psycopg.Connection, sql: str, params: tuple[Any, ...], started: Future[Any]) -> bool:
+    """Whether the database shows the ``started`` work waiting (``sql`` finds a row), or it ended."""
+    return bool(observer.execute(sql, params).fetchall()) or started.done()
 
 
 def recorder_of(app: ConventionsApp) -> OneStatementRecorder:
@@ -76,15 +81,9 @@ def test_a_save_waits_for_a_transaction_inserting_and_then_takes_the_next_ids(
         holder.execute(f'LOCK TABLE "{pg_schema}".conventions_events IN ROW EXCLUSIVE MODE')  # a writer
         with ThreadPoolExecutor(1) as pool:
             saving = pool.submit(recorder.insert_events, events(uuid.uuid4(), 1, 2, 3))
-
-            def waiting_on_the_lock() -> bool:
-                rows = observer.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                    (f"%{recorder.insert_function_name}%",),
-                ).fetchall()
-                return bool(rows) or saving.done()
-
-            wait_until(waiting_on_the_lock, "the save waiting for the log's lock")
+            waits = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+            wait_until(lambda: waiting(observer, waits, (f"%{recorder.insert_function_name}%",), saving),
+                       "the save waiting for the log's lock")  # fmt: skip
             assert not saving.done(), saving.result()
             holder.rollback()  # the other writer commits (nothing, here): the lock is free
             ids = saving.result()
@@ -118,15 +117,11 @@ def test_processes_starting_together_create_the_log_one_at_a_time(pg_settings: S
         holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{pg_schema}.events_ddl",))
         with ThreadPoolExecutor(1) as pool:
             starting = pool.submit(build_app, pg_settings)
-
-            def waiting_on_the_lock() -> bool:
-                rows = observer.execute(
-                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
-                ).fetchall()
-                return bool(rows) or starting.done()
-
-            wait_until(waiting_on_the_lock, "the new process waiting for the DDL lock")
+            waits = (
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            wait_until(lambda: waiting(observer, waits, (), starting), "the new process waiting for the DDL lock")
             assert not starting.done(), starting.result()
             holder.rollback()
             started = starting.result()
