@@ -182,6 +182,20 @@ class Deployment:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+def database_pids() -> list[int]:
+    """Every PostgreSQL process of this machine (its backends, WAL writer, checkpointer...): the
+    database's share of the server's work, counted apart."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of these processes (Linux /proc), 0 for one that is gone."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -465,14 +479,21 @@ def verify(dep: Deployment) -> dict[str, Any]:
 def phase(dep: Deployment, seeded: dict[str, Any], args: argparse.Namespace, ping: bool) -> tuple[Tally, dict]:
     """One timed phase, with the CPU the server and this process spent and the server's timings."""
     pids = dep.server_pids()
-    cpu0, own0, wall0, load0 = cpu_seconds(pids), _own_cpu(), time.time(), os.getloadavg()[0]
+    follower = [dep.follower.pid] if dep.follower is not None else []
+    db_pids = database_pids() if dep.store == "postgres" else []
+    cpu0, db0, follower0 = cpu_seconds(pids), cpu_seconds(db_pids), cpu_seconds(follower)
+    own0, wall0, load0 = _own_cpu(), time.time(), os.getloadavg()[0]
     seconds = args.ping_seconds if ping else args.seconds
     tally = drive(dep.url, seeded, args.clients, seconds, None if ping else args.mix, date.today())
     wall = time.time() - wall0
     result = figures(tally, wall)
+    server, database = cpu_seconds(pids) - cpu0, cpu_seconds(db_pids) - db0
     result |= {
         "seconds": round(wall, 1), "load_average": [round(load0, 2), round(os.getloadavg()[0], 2)],
-        "cpu_seconds": {"server": round(cpu_seconds(pids) - cpu0, 1), "client": round(_own_cpu() - own0, 1)},
+        "cpu_seconds": {"server": round(server, 1), "of_which_follower": round(cpu_seconds(follower) - follower0, 1),
+                        "database": round(database, 1), "client": round(_own_cpu() - own0, 1)},
+        "cpu_ms_per_request": {"server": round(1000 * server / max(1, result["overall"]["requests"]), 2),
+                               "database": round(1000 * database / max(1, result["overall"]["requests"]), 2)},
         "server_timings": server_timings(dep.server_log, wall0),
     }  # fmt: skip
     return tally, result
@@ -540,6 +561,7 @@ def table(s: dict[str, Any]) -> str:
     rows += ["", f"ratio to /ping: {s['ratio_to_ping']}", f"errors: {s['load']['errors']}",
              f"retries: {s['load']['retries']}",
              f"cpu: ping {s['ping']['cpu_seconds']}, load {s['load']['cpu_seconds']}",
+             f"cpu ms per request: ping {s['ping']['cpu_ms_per_request']}, load {s['load']['cpu_ms_per_request']}",
              f"load average: ping {s['ping']['load_average']}, load {s['load']['load_average']}",
              f"server timings (load): {s['load']['server_timings']}",
              f"events: { {k: v for k, v in s['events'].items() if k != 'problems'} }",
