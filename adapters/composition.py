@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 
 PG_EVENTS_RECORDER = "adapters.pg_events:OneStatementRecorder"  # a topic: SQLite never imports psycopg
+ONE_QUERY_REPOSITORY = "adapters.loading:OneQueryRepository"  # a convention's snapshot and events in one query
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -68,6 +69,8 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
     env.update(snapshot_env(settings.snapshot_interval))
+    if settings.store != "memory":
+        env["REPOSITORY_TOPIC"] = ONE_QUERY_REPOSITORY
     return env
 
 

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import EventStore
+from eventsourcing.persistence import EventStore, StoredEvent
 
 _log = logging.getLogger(__name__)
 
 
 class SnapshotStore(EventStore[UUID]):
-    """``get`` yields the usable snapshots only; ``put`` is the library's."""
+    """``get`` yields the usable snapshots only (``usable``); ``put`` is the library's."""
 
     def get(
         self,
@@ -35,17 +35,22 @@ class SnapshotStore(EventStore[UUID]):
     ) -> Iterator[Any]:
         rows = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
         for row in rows:
-            try:
-                snapshot = self.mapper.to_domain_event(row)
-            except Exception as error:  # noqa: BLE001 - a cache that cannot be read is only skipped
-                _log.warning("snapshot %s v%s unreadable, replaying events: %r", originator_id,
-                             row.originator_version, error)  # fmt: skip
-                continue
-            if getattr(snapshot, "usable", True):
+            if (snapshot := self.usable(row)) is not None:
                 yield snapshot
-            else:
-                _log.info("snapshot %s v%s written by another release, replaying events", originator_id,
-                          row.originator_version)  # fmt: skip
+
+    def usable(self, row: StoredEvent) -> Any | None:
+        """The snapshot stored in ``row``, or None (logged) when today's code cannot use it."""
+        try:
+            snapshot = self.mapper.to_domain_event(row)
+        except Exception as error:  # noqa: BLE001 - a cache that cannot be read is only skipped
+            _log.warning("snapshot %s v%s unreadable, replaying events: %r", row.originator_id,
+                         row.originator_version, error)  # fmt: skip
+            return None
+        if not getattr(snapshot, "usable", True):
+            _log.info("snapshot %s v%s written by another release, replaying events", row.originator_id,
+                      row.originator_version)  # fmt: skip
+            return None
+        return snapshot
 
 
 def drop_snapshots(recorder: Any) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Notification
 from eventsourcing.utils import resolve_topic
 
@@ -151,6 +151,15 @@ class ConventionsApp(Application[UUID]):
             return super().construct_event_store()
         store: EventStore[UUID] = resolve_topic(topic)(mapper=self.mapper, recorder=self.recorder)
         return store
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The repository the composition root chose (``REPOSITORY_TOPIC``: one that loads a convention's
+        snapshot and later events in one query, ``adapters.loading``); the library's without it."""
+        topic = self.env.get("REPOSITORY_TOPIC")
+        if not topic:
+            return super().construct_repository()
+        repository: Repository[UUID] = resolve_topic(topic)(event_store=self.events, snapshot_store=self.snapshots)
+        return repository
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """The snapshot store the composition root chose (``SNAPSHOT_STORE_TOPIC``: one that hands out
