@@ -87,12 +87,25 @@ class PydanticMapper(Mapper):
 class ChainedEventStore(EventStore[UUID]):
     """The library's event store, chaining each convention event to the one before it.
 
-    The link of the event before the first one saved is read from the store (one row by primary
-    key, none for a new convention); a history written before the chain existed has none, so it is
+    The link of the event before the first one saved is the one a load of the convention just read
+    (``remember``, ``adapters.loading``), else it is read from the store (one row by primary key,
+    none for a new convention); a history written before the chain existed has none, so it is
     computed over that history as stored (``adapters.chain``): the first event saved then commits to
     it. Saving is otherwise the library's: same recorder, same transaction, same recordings."""
 
     mapper: PydanticMapper
+    MAX_REMEMBERED = 100_000  # conventions whose last link is kept (about 200 bytes each)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._links: dict[UUID, tuple[int, str]] = {}
+
+    def remember(self, originator_id: UUID, version: int, chained: str) -> None:
+        """The stored link of a convention's event at ``version``, as a load read it: a save of the
+        version after it chains to it without asking the store."""
+        if len(self._links) >= self.MAX_REMEMBERED:
+            self._links.clear()
+        self._links[originator_id] = (version, chained)
 
     def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
         heads: dict[UUID, tuple[int, str]] = {}
@@ -124,6 +137,9 @@ class ChainedEventStore(EventStore[UUID]):
         """The link of the stored event just before ``version`` (computed when written without one)."""
         if version <= 1:
             return GENESIS
+        known = self._links.get(originator_id)
+        if known is not None and known[0] == version - 1:
+            return known[1]
         last = self.recorder.select_events(originator_id, lte=version - 1, desc=True, limit=1)
         if last:
             state = self.mapper.stored_state(last[0].state)

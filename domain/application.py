@@ -500,9 +500,11 @@ class ConventionsApp(Application[UUID]):
     ) -> dict[str, Any]:
         meta = self._prepare(meta)
         fp = _command_fingerprint(command, conv_id, meta)
-        if (first := self._first_result(meta.command_id, fp)) is not None:
+        conv, receipt = self._load_for(conv_id, meta.command_id)
+        if (first := self._result_of(receipt, meta.command_id, fp)) is not None:
             return first
-        conv = self._get(conv_id)
+        if conv is None:
+            raise _unknown(conv_id)
         before = conv.version
         stale = None
         if expected_version is not None and before != expected_version:
@@ -553,10 +555,31 @@ class ConventionsApp(Application[UUID]):
             event_meta=self._event_meta(CommandMeta(actor="system", command_id=command_id)),
         )  # fmt: skip
 
+    def _load_for(self, conv_id: UUID, command_id: str) -> tuple[Convention | None, CommandReceipt | None]:
+        """The convention (None if unknown) and the command's receipt (None if not run yet): in one
+        query when the composition root's repository offers it (``get_with``), else in two."""
+        receipt_id = command_receipt_id(command_id)
+        get_with = getattr(self.repository, "get_with", None)
+        if get_with is None:
+            receipt = _replay(None, self.events.get(receipt_id))
+            try:
+                return self._get(conv_id), receipt
+            except NotFound:
+                return None, receipt
+        conv, receipt_events = get_with(conv_id, receipt_id, _replay)
+        return (conv if isinstance(conv, Convention) else None), _replay(None, receipt_events)
+
     def _first_result(self, command_id: str, fp: str) -> dict[str, Any] | None:
         try:
             receipt: CommandReceipt = self._never_snapshotted(command_receipt_id(command_id))
         except AggregateNotFoundError:
+            return None
+        return self._result_of(receipt, command_id, fp)
+
+    def _result_of(self, receipt: CommandReceipt | None, command_id: str, fp: str) -> dict[str, Any] | None:
+        """The first result of the command ``receipt`` records (None: not run yet); refused when the
+        command id was used for another command."""
+        if receipt is None:
             return None
         if receipt.fingerprint != fp:
             raise IdempotencyKeyReused(

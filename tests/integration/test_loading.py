@@ -17,6 +17,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.audit import run_audit
 from adapters.composition import build_app
 from adapters.loading import OneQueryRepository
 from adapters.settings import Settings
@@ -146,3 +147,25 @@ def _overwrite_snapshots(settings: Settings, state: bytes) -> None:
     with psycopg.connect(host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
                          dbname=settings.postgres_dbname, autocommit=True) as con:  # fmt: skip
         con.execute(f"UPDATE {settings.postgres_schema}.conventions_snapshots SET state = %s", (state,))
+
+
+def test_a_command_reads_the_store_once_then_saves(
+    app: ConventionsApp, store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its receipt (not run yet), the convention and its last event's chain link come back from the
+    load's one query; the save is the other statement. The chain it extends still verifies."""
+    cid, _ = _history(app)
+    meta = CommandMeta(actor="load.test", reason="test", command_id="left-1")
+    with statements_run(app, tmp_path, monkeypatch) as executed:
+        first = app.assistant_left(cid, meta, left_on=date(2025, 6, 1))
+    reads = [s for s in _selects(executed) if not s.upper().startswith("INSERT")]
+    if store.store == "postgres":
+        assert len(executed) == 2, executed  # the load, and the insert function (adapters.pg_events)
+    else:
+        assert len(reads) == 1 and reads[0].startswith("WITH"), executed
+    assert first["recorded"] == 1
+    assert app.assistant_left(cid, meta, left_on=date(2025, 6, 1)) == first  # the retry: the first result
+    assert len(app.history(cid)) == first["version"]
+    app.close()
+    report = run_audit(store, ("books", "chain"))
+    assert report.ok, report.findings

@@ -70,7 +70,7 @@ def test_two_processes_editing_one_convention_cannot_both_win(settings: Settings
         b.save(conv_b)
     # through the application service, the loser gets a domain conflict and nothing is written
     monkey_conv = b.get(cid)
-    b._get = lambda *_a, **_k: monkey_conv  # type: ignore[method-assign]
+    b._load_for = lambda *_a, **_k: (monkey_conv, None)  # type: ignore[method-assign]  # read before a's write
     a.assistant_left(cid, META, left_on=date(2024, 12, 1))
     with pytest.raises(ConcurrentModification):
         b.suspend(cid, META, from_date=date(2025, 1, 1), ground="long_absence", agreement_date=date(2025, 1, 1))

@@ -311,15 +311,15 @@ def test_concurrent_writers_cannot_both_win(
 ) -> None:
     cid = sign(app, meta)
     # Simulate another operator saving between our read and our write.
-    real_get = app._get
+    real_load = app._load_for
 
-    def get_then_race(conv_id: UUID, version: int | None = None):  # noqa: ANN202
-        conv = real_get(conv_id, version)
-        monkeypatch.setattr(app, "_get", real_get)
+    def load_then_race(conv_id: UUID, command_id: str):  # noqa: ANN202
+        loaded = real_load(conv_id, command_id)
+        monkeypatch.setattr(app, "_load_for", real_load)
         app.suspend(cid, meta, from_date=date(2025, 6, 1), ground="long_absence", agreement_date=date(2025, 6, 1))
-        return conv
+        return loaded
 
-    monkeypatch.setattr(app, "_get", get_then_race)
+    monkeypatch.setattr(app, "_load_for", load_then_race)
     with pytest.raises(ConcurrentModification):
         app.hire(cid, meta, hired_on=date(2025, 3, 1), fte=D(1), profile="nurse")
     assert [type(e).__name__ for e in app.history(cid)] == ["Signed", "Suspended"]
@@ -413,20 +413,17 @@ def test_a_retry_saved_between_our_check_and_our_read_gives_the_first_result(
     app: ConventionsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid, hire = signed_and_a_hire(app, "race-1")
-    # The first attempt passes the receipt check, then the same command wins the race before it saves.
-    real_first = app._first_result
-    calls = {"n": 0}
+    # The first attempt finds no receipt, then the same command wins the race before it reads the
+    # convention (a store that reads both apart, as this in-memory one does: see ``_load_for``).
+    real_get = app._get
+    calls: dict[str, Any] = {}
 
-    def first_result_then_race(command_id: str, fp: str):  # noqa: ANN202
-        calls["n"] += 1
-        if calls["n"] == 1:
-            monkeypatch.setattr(app, "_first_result", real_first)
-            winner = hire()
-            calls["winner"] = winner
-            return None
-        return real_first(command_id, fp)
+    def race_then_get(conv_id: UUID, version: int | None = None):  # noqa: ANN202
+        monkeypatch.setattr(app, "_get", real_get)
+        calls["winner"] = hire()
+        return real_get(conv_id, version)  # the loser reads version 2 and decides on it
 
-    monkeypatch.setattr(app, "_first_result", first_result_then_race)
+    monkeypatch.setattr(app, "_get", race_then_get)
     loser = hire()
     assert loser == calls["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
     assert len(app.history(cid)) == 2
@@ -436,16 +433,16 @@ def test_identical_retries_racing_on_the_same_version_both_return_the_first_resu
     app: ConventionsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid, hire = signed_and_a_hire(app, "race-2")
-    real_get = app._get
+    real_load = app._load_for
     seen: dict[str, Any] = {}
 
-    def get_then_race(conv_id: UUID, version: int | None = None):  # noqa: ANN202
-        conv = real_get(conv_id, version)  # both attempts read version 1...
-        monkeypatch.setattr(app, "_get", real_get)
+    def load_then_race(conv_id: UUID, command_id: str):  # noqa: ANN202
+        loaded = real_load(conv_id, command_id)  # both attempts read version 1 and no receipt...
+        monkeypatch.setattr(app, "_load_for", real_load)
         seen["winner"] = hire()
-        return conv  # ...and the loser decides on it, then fails to save
+        return loaded  # ...and the loser decides on it, then fails to save
 
-    monkeypatch.setattr(app, "_get", get_then_race)
+    monkeypatch.setattr(app, "_load_for", load_then_race)
     loser = hire()
     assert loser == seen["winner"] == {"id": str(cid), "version": 2, "recorded": 1, "value": None}
     assert len(app.history(cid)) == 2
