@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 
@@ -58,6 +59,14 @@ class OneStatementRecorder(PostgresApplicationRecorder):
                 "END; $BODY$"
             ).format(lock_timeout=datastore.lock_timeout, **names)
         )
+        # The log's head, the state at a position and whether an event of given topics follows it:
+        # one statement, so one snapshot of the log (``log_at``).
+        self.log_at_query = SQL(
+            "SELECT (SELECT MAX(notification_id) FROM {schema}.{table}), "
+            "(SELECT state FROM {schema}.{table} WHERE notification_id = %(position)s), "
+            "EXISTS (SELECT 1 FROM {schema}.{table} WHERE notification_id > %(position)s "
+            "AND topic = ANY(%(topics)s))"
+        ).format(**names)
         self.insert_call = SQL(
             "SELECT o_id, o_version, n_id FROM {schema}.{function}"
             "(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[])"
@@ -93,3 +102,13 @@ class OneStatementRecorder(PostgresApplicationRecorder):
             curs.execute(self.insert_call, params, prepare=True)
             ids = {(row["o_id"], row["o_version"]): row["n_id"] for row in curs.fetchall()}
         return [ids[(e.originator_id, e.originator_version)] for e in stored_events]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's selects
+    def log_at(self, position: int, topics: Sequence[str]) -> tuple[int, bytes | None, bool]:
+        """The log's head, the stored state at ``position`` (None if none) and whether an event of
+        ``topics`` comes after it, from one statement: what a read model's freshness needs, where
+        the library's methods take three queries (``adapters.http.read_models``)."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self.log_at_query, {"position": position, "topics": list(topics)}, prepare=True)
+            head, state, behind = curs.fetchone() or (None, None, False)
+        return int(head or 0), None if state is None else bytes(state), bool(behind)
