@@ -60,12 +60,13 @@ class OneStatementRecorder(PostgresApplicationRecorder):
             ).format(lock_timeout=datastore.lock_timeout, **names)
         )
         # The log's head, the state at a position and whether an event of given topics follows it:
-        # one statement, so one snapshot of the log (``log_at``).
+        # one statement, so one snapshot of the log (``log_at``). The first id after the position, not
+        # EXISTS: the statement is prepared, and a generic plan of EXISTS scanned the whole table.
         self.log_at_query = SQL(
             "SELECT (SELECT MAX(notification_id) FROM {schema}.{table}), "
             "(SELECT state FROM {schema}.{table} WHERE notification_id = %(position)s), "
-            "EXISTS (SELECT 1 FROM {schema}.{table} WHERE notification_id > %(position)s "
-            "AND topic = ANY(%(topics)s))"
+            "(SELECT notification_id FROM {schema}.{table} WHERE notification_id > %(position)s "
+            "AND topic = ANY(%(topics)s) ORDER BY notification_id LIMIT 1) IS NOT NULL"
         ).format(**names)
         self.insert_call = SQL(
             "SELECT o_id, o_version, n_id FROM {schema}.{function}"

@@ -94,3 +94,19 @@ def test_a_read_asks_the_log_once(
     monkeypatch.setattr(app, "read_log", not_asked)
     answer = reads.conventions(None, ListQuery())
     assert len(calls) == 1 and answer["freshness"]["lag"] > 0
+
+
+def test_the_log_query_reads_indexes_only_whatever_the_plan(follower: tuple[Settings, Any, Any]) -> None:
+    """The statement is prepared: after a few runs PostgreSQL may plan it once for any position. That
+    generic plan must still find the first event after the position by the ids' index, never by
+    scanning the log (which grows without end)."""
+    import psycopg
+
+    settings, app, _ = follower
+    recorder = app.recorder
+    with psycopg.connect(**settings.postgres_connect_kwargs(), autocommit=True) as conn:
+        text = recorder.log_at_query.as_string(conn).replace("%(position)s", "$1").replace("%(topics)s", "$2")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(f"PREPARE log_at(bigint, text[]) AS {text}")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE log_at(1, ARRAY['cpam.Signed'])"))
+    assert "Seq Scan" not in plan and plan.count("notification_id_idx") == 3, plan
