@@ -24,7 +24,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 
 class OneStatementRecorder(PostgresApplicationRecorder):
@@ -66,8 +66,12 @@ class OneStatementRecorder(PostgresApplicationRecorder):
             "SELECT (SELECT MAX(notification_id) FROM {schema}.{table}), "
             "(SELECT state FROM {schema}.{table} WHERE notification_id = %(position)s), "
             "(SELECT notification_id FROM {schema}.{table} WHERE notification_id > %(position)s "
-            "AND topic = ANY(%(topics)s) ORDER BY notification_id LIMIT 1) IS NOT NULL"
-        ).format(**names)
+            "AND topic = ANY({topics}) ORDER BY notification_id LIMIT 1) IS NOT NULL"
+        )
+        self._names = names
+        # Statements rendered once: psycopg otherwise composes them, and dumps the topics, at each call.
+        self._log_at: dict[tuple[str, ...], bytes] = {}
+        self._insert_call: bytes | None = None
         self.insert_call = SQL(
             "SELECT o_id, o_version, n_id FROM {schema}.{function}"
             "(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[])"
@@ -100,9 +104,15 @@ class OneStatementRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             if not conn.autocommit:  # the library's pool connections are: one statement, one transaction
                 raise RuntimeError("the event recorder needs connections in autocommit")
-            curs.execute(self.insert_call, params, prepare=True)
+            if self._insert_call is None:
+                self._insert_call = self.insert_call.as_bytes(conn)
+            curs.execute(self._insert_call, params, prepare=True)
             ids = {(row["o_id"], row["o_version"]): row["n_id"] for row in curs.fetchall()}
         return [ids[(e.originator_id, e.originator_version)] for e in stored_events]
+
+    def log_at_statement(self, topics: Sequence[str]) -> Composed:
+        """``log_at``'s statement for these topics (a constant of the statement, not a parameter)."""
+        return self.log_at_query.format(topics=Literal(list(topics)), **self._names)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's selects
     def log_at(self, position: int, topics: Sequence[str]) -> tuple[int, bytes | None, bool]:
@@ -110,6 +120,9 @@ class OneStatementRecorder(PostgresApplicationRecorder):
         ``topics`` comes after it, from one statement: what a read model's freshness needs, where
         the library's methods take three queries (``adapters.http.read_models``)."""
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.log_at_query, {"position": position, "topics": list(topics)}, prepare=True)
+            statement = self._log_at.get(key := tuple(topics))
+            if statement is None:
+                statement = self._log_at[key] = self.log_at_statement(topics).as_bytes(conn)
+            curs.execute(statement, {"position": position}, prepare=True)
             head, state, behind = curs.fetchone() or (None, None, False)
         return int(head or 0), None if state is None else bytes(state), bool(behind)

@@ -17,6 +17,7 @@ from adapters.settings import Settings
 from domain.application import ConventionsApp
 from domain.commands import RecordDue
 from domain.convention import CommandMeta
+from projections.engine.runner import TOPICS
 from tests.helpers import sign
 from tests.integration.test_projection_models import build_portfolio
 
@@ -105,8 +106,8 @@ def test_the_log_query_reads_indexes_only_whatever_the_plan(follower: tuple[Sett
     settings, app, _ = follower
     recorder = app.recorder
     with psycopg.connect(**settings.postgres_connect_kwargs(), autocommit=True) as conn:
-        text = recorder.log_at_query.as_string(conn).replace("%(position)s", "$1").replace("%(topics)s", "$2")
+        text = recorder.log_at_statement(TOPICS).as_string(conn).replace("%(position)s", "$1")
         conn.execute("SET plan_cache_mode = force_generic_plan")
-        conn.execute(f"PREPARE log_at(bigint, text[]) AS {text}")
-        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE log_at(1, ARRAY['cpam.Signed'])"))
+        conn.execute(f"PREPARE log_at(bigint) AS {text}")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE log_at(1)"))
     assert "Seq Scan" not in plan and plan.count("notification_id_idx") == 3, plan
