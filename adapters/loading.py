@@ -137,11 +137,12 @@ def _selector(events: Any, snapshots: Any) -> Select:
 
 def _postgres(events: Any, snapshots: Any) -> Select:
     from psycopg.rows import tuple_row
+    from psycopg.sql import Identifier
 
     datastore = events.datastore
 
     def table(name: str) -> str:
-        return f'"{datastore.schema}"."{name}"' if datastore.schema else f'"{name}"'
+        return (Identifier(datastore.schema, name) if datastore.schema else Identifier(name)).as_string(None)
 
     tables = table(snapshots.events_table_name), table(events.events_table_name)
     statements = {

@@ -30,10 +30,9 @@ META = CommandMeta(actor="load.test", reason="test")
 INTERVAL = 5
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest) -> Settings:
-    name = "sqlite_settings" if request.param == "sqlite" else "pg_settings"
-    return request.getfixturevalue(name).model_copy(update={"snapshot_interval": INTERVAL})
+@pytest.fixture
+def store(store_settings: Settings) -> Settings:
+    return store_settings.model_copy(update={"snapshot_interval": INTERVAL})
 
 
 @pytest.fixture

@@ -33,10 +33,9 @@ META = CommandMeta(actor="snap.test", reason="test")
 INTERVAL = 4
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest) -> Settings:
-    name = "sqlite_settings" if request.param == "sqlite" else "pg_settings"
-    return request.getfixturevalue(name).model_copy(update={"snapshot_interval": INTERVAL})
+@pytest.fixture
+def store(store_settings: Settings) -> Settings:
+    return store_settings.model_copy(update={"snapshot_interval": INTERVAL})
 
 
 def _app(settings: Settings) -> ConventionsApp:
