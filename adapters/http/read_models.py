@@ -123,15 +123,11 @@ class ProjectionReadModels:
             raise ApiError(503, "read_models_not_built", NOT_BUILT)
         position = self.runner.slowest(positions)
         head, state, behind = log_at(position, TOPICS)
-        known = self._as_of  # one read: other threads may replace it
-        if position > 0 and known[0] != position and state is not None:
-            at = self.runner.app.mapper.stored_state(state).get("timestamp")
-            self._as_of = known = (position, datetime.fromisoformat(at) if at else None)
         return {
-            "as_of": known[1] if position > 0 and known[0] == position else None,
+            "as_of": self._recorded_at(position, state),
             "position": position,
             "head": head,
-            "lag": max(head - position, 0) if behind or position == 0 else 0,  # as ``Runner.lag``
+            "lag": self.runner.lag(position, head, applied_after=behind),
         }
 
     def _freshness(self, positions: dict[str, dict[str, Any]], head: int) -> dict[str, Any]:
@@ -143,16 +139,22 @@ class ProjectionReadModels:
             "lag": self.runner.lag(position, head),
         }
 
-    def _recorded_at(self, position: int) -> datetime | None:
+    def _recorded_at(self, position: int, stored: bytes | None = None) -> datetime | None:
         """When the notification at ``position`` (an id the runner reached: one that exists) was
-        recorded; remembered for the last position asked."""
+        recorded, from its ``stored`` state when the caller read it already, else from the log;
+        remembered for the last position asked."""
         if position <= 0:
             return None
-        if self._as_of[0] != position:
-            rows = self.runner.app.read_log(position - 1, 1, until=position)
-            at = getattr(rows[0][1], "timestamp", None) if rows else None
-            self._as_of = (position, at)
-        return self._as_of[1]
+        known = self._as_of  # one read: other threads may replace it
+        if known[0] != position:
+            if stored is not None:
+                at = self.runner.app.mapper.stored_state(stored).get("timestamp")
+                recorded = datetime.fromisoformat(at) if at else None
+            else:
+                rows = self.runner.app.read_log(position - 1, 1, until=position)
+                recorded = getattr(rows[0][1], "timestamp", None) if rows else None
+            self._as_of = known = (position, recorded)
+        return known[1]
 
     def unbuilt(self) -> list[str]:
         """The read models without live tables yet, when a follower alone builds them (else [])."""

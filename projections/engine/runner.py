@@ -131,13 +131,17 @@ class Runner:
             return 0
         return min((p["position"] for p in positions.values()), default=0)
 
-    def lag(self, position: int, head: int) -> int:
+    def lag(self, position: int, head: int, applied_after: bool | None = None) -> int:
         """Notifications after ``position`` up to ``head``, or 0 when none of them is an event the
         read models apply: the log may end with command receipts and doctor registrations, which no
-        read model reads, so the position never reaches the head and "behind" would be untrue."""
+        read model reads, so the position never reaches the head and "behind" would be untrue.
+        ``applied_after``: whether such an event follows, when the caller read it with the head."""
         lag = max(head - position, 0)
-        if lag and position > 0 and not self.log.read(position + 1, 1, head, TOPICS):
-            return 0
+        if lag and position > 0:
+            if applied_after is None:
+                applied_after = bool(self.log.read(position + 1, 1, head, TOPICS))
+            if not applied_after:
+                return 0
         return lag
 
     def _live_generation(self, tx: Tx, model: ReadModel) -> int | None:

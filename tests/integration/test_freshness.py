@@ -90,8 +90,8 @@ def test_a_read_asks_the_log_once(
         raise AssertionError("the log was asked apart")
 
     monkeypatch.setattr(app.recorder, "log_at", counted)
-    for name in ("head", "lag"):
-        monkeypatch.setattr(reads.runner, name, not_asked)
+    for name in ("head", "read"):  # the log's own ways, each a query
+        monkeypatch.setattr(reads.runner.log, name, not_asked)
     monkeypatch.setattr(app, "read_log", not_asked)
     answer = reads.conventions(None, ListQuery())
     assert len(calls) == 1 and answer["freshness"]["lag"] > 0
