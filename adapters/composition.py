@@ -69,7 +69,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
     env.update(snapshot_env(settings.snapshot_interval))
-    if settings.store != "memory":
+    if settings.store != "memory" and settings.snapshot_interval > 0:
         env["REPOSITORY_TOPIC"] = ONE_QUERY_REPOSITORY
     return env
 

@@ -13,8 +13,8 @@ for a command, its receipt's events (kind 2, ``get_with``) come back from one st
 event's stored link goes to the event store (``ChainedEventStore.remember``), which the save then
 chains to. What is rebuilt is unchanged: a snapshot today's code cannot use (another release's,
 unreadable) is skipped and the events are replayed from the start, as the library's way does
-(``adapters.snapshots``). The composition root chooses it for the SQLite and PostgreSQL stores
-(``REPOSITORY_TOPIC``); the in-memory store keeps the library's.
+(``adapters.snapshots``). The composition root chooses it for the SQLite and PostgreSQL stores with
+snapshots on (``REPOSITORY_TOPIC``); the in-memory store, or snapshots off, keep the library's.
 """
 
 from __future__ import annotations
@@ -68,20 +68,18 @@ def parameters(key: Any, version: int | None, other: Any | None) -> tuple[Any, .
 class OneQueryRepository(Repository[UUID]):
     """The library's repository, reconstructing an aggregate from one query of both tables."""
 
-    snapshot_store: SnapshotStore | None
+    snapshot_store: SnapshotStore
     event_store: ChainedEventStore
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._select: Select | None = None
-        if self.snapshot_store is not None:
-            self._select = _selector(self.event_store.recorder, self.snapshot_store.recorder)
+        if self.snapshot_store is None:  # the composition root chooses it only with snapshots on
+            raise ValueError("OneQueryRepository reads the snapshots table: snapshots must be enabled")
+        self._select = _selector(self.event_store.recorder, self.snapshot_store.recorder)
 
     def _reconstruct_aggregate(
         self, aggregate_id: UUID, version: int | None, projector_func: ProjectorFunction[Any, Any]
     ) -> Any:
-        if self._select is None:
-            return super()._reconstruct_aggregate(aggregate_id, version, projector_func)
         aggregate = self._rebuilt(aggregate_id, version, projector_func, self._select(aggregate_id, version, None))
         if aggregate is None:
             raise AggregateNotFoundError(f"Aggregate {aggregate_id!r} version {version!r} not found.")
@@ -92,12 +90,6 @@ class OneQueryRepository(Repository[UUID]):
     ) -> tuple[Any | None, list[Any]]:
         """The aggregate now (None when it has no event) and every event of ``other_id``, from one
         query: a command's convention and its receipt (``ConventionsApp._command``)."""
-        if self._select is None:
-            others = list(self.event_store.get(other_id))
-            try:
-                return self.get(aggregate_id, projector_func=projector_func), others
-            except AggregateNotFoundError:
-                return None, others
         rows = self._select(aggregate_id, None, other_id)
         decode = self.event_store.mapper.to_domain_event
         others = [decode(StoredEvent(other_id, at, topic, state)) for kind, at, topic, state in rows if kind == 2]
@@ -106,7 +98,6 @@ class OneQueryRepository(Repository[UUID]):
     def _rebuilt(
         self, aggregate_id: UUID, version: int | None, projector_func: ProjectorFunction[Any, Any], rows: Sequence[Row]
     ) -> Any | None:
-        assert self.snapshot_store is not None
         start, snapshots = 0, []
         if rows and rows[0][0] == 0:
             kind, start, topic, state = rows[0]

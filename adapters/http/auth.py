@@ -48,7 +48,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[User]]:
     over the bearer scheme, the user found inside it (``current_user``): each level of FastAPI's
     dependency solving cost about 20 µs of a worker's time per request (py-spy under load)."""
 
-    async def dependency(  # no I/O: no thread hop (see services)
+    async def dependency(  # async: FastAPI gives it no thread (current_user hops only to ask the store)
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)
     ) -> User:
         user = await current_user(request, credentials)

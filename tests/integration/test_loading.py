@@ -168,3 +168,16 @@ def test_a_command_reads_the_store_once_then_saves(
     app.close()
     report = run_audit(store, ("books", "chain"))
     assert report.ok, report.findings
+
+
+def test_with_snapshots_off_the_librarys_repository_loads(store: Settings) -> None:
+    """No snapshots table to read (``CONVENTIONS_SNAPSHOT_INTERVAL=0``): the library's repository,
+    and a command and its retry still go through ``ConventionsApp._load_for``'s two reads."""
+    app = build_app(store.model_copy(update={"snapshot_interval": 0}), clock=lambda: date(2031, 1, 1))
+    assert not isinstance(app.repository, OneQueryRepository)
+    cid = sign(app, META)
+    meta = CommandMeta(actor="load.test", reason="test", command_id="hire-1")
+    first = app.hire(cid, meta, hired_on=date(2025, 3, 1), fte=Decimal(1), profile="nurse")
+    assert app.hire(cid, meta, hired_on=date(2025, 3, 1), fte=Decimal(1), profile="nurse") == first
+    assert len(app.history(cid)) == first["version"] == 2
+    app.close()
